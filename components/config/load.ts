@@ -1,0 +1,367 @@
+// One loader: raw stack config in, one typed and frozen LabConfig out, or a
+// LabConfigError listing every problem at once.
+import {
+    DEFAULT_IMAGES,
+    DEFAULT_IRONIC,
+    DEFAULT_MANAGEMENT_CLUSTER,
+    DEFAULT_NETWORK,
+    DEFAULT_PORTS,
+    MAX_NODES,
+    NAMESPACES,
+    SCALAR_DEFAULTS,
+} from "./defaults";
+import { ConfigIssue, LabConfigError } from "./errors";
+import {
+    DockerHostConfig,
+    ImagesConfig,
+    LabConfig,
+    MANAGEMENT_CLUSTER_KINDS,
+    ManagementClusterConfig,
+    MODES,
+    NetworkConfig,
+    PortsConfig,
+} from "./types";
+import { cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, usableRange } from "../network/ipv4";
+
+export const PROJECT = "metal3-scale-lab";
+
+/** Every top-level key the project reads; anything else under our namespace is a typo. */
+export const OBJECT_KEYS = ["managementCluster", "network", "images", "dockerHosts", "ports", "ironic"] as const;
+export const KNOWN_KEYS: readonly string[] = [...Object.keys(SCALAR_DEFAULTS), ...OBJECT_KEYS];
+
+/** Config as read from Pulumi: scalars as the CLI stores them (strings), objects parsed. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/** Collects problems for one section of config (top level or an object key). */
+class Section {
+    private readonly seen = new Set<string>();
+    constructor(
+        private readonly issues: ConfigIssue[],
+        private readonly prefix: string,
+        private readonly raw: Readonly<Record<string, unknown>>,
+    ) {}
+
+    key(name: string): string {
+        return `${this.prefix}${name}`;
+    }
+
+    problem(name: string, value: unknown, allowed: string): void {
+        this.issues.push({ key: this.key(name), value, allowed });
+    }
+
+    value(name: string): unknown {
+        this.seen.add(name);
+        return this.raw[name];
+    }
+
+    int(name: string, fallback: number, min: number, max: number, meaning = ""): number {
+        const value = this.value(name);
+        if (value === undefined || value === null || value === "") return fallback;
+        const n = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+        if (!Number.isInteger(n) || n < min || n > max) {
+            this.problem(name, value, `be a whole number from ${min} to ${max}${meaning}`);
+            return fallback;
+        }
+        return n;
+    }
+
+    bool(name: string, fallback: boolean): boolean {
+        const value = this.value(name);
+        if (value === undefined || value === null || value === "") return fallback;
+        if (value === true || value === "true") return true;
+        if (value === false || value === "false") return false;
+        this.problem(name, value, "be true or false");
+        return fallback;
+    }
+
+    oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+        const value = this.value(name);
+        if (value === undefined || value === null || value === "") return fallback;
+        if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+        this.problem(name, value, `be one of ${allowed.join(", ")}`);
+        return fallback;
+    }
+
+    string(name: string, fallback: string | undefined, pattern: RegExp, allowed: string): string | undefined {
+        const value = this.value(name);
+        if (value === undefined || value === null) return fallback;
+        if (typeof value === "string" && pattern.test(value)) return value;
+        this.problem(name, value, allowed);
+        return fallback;
+    }
+
+    /** Reports keys nobody read: misspellings would otherwise be silently ignored. */
+    rejectUnknown(): void {
+        for (const name of Object.keys(this.raw)) {
+            if (!this.seen.has(name)) {
+                this.problem(name, this.raw[name], `not be set: unknown key (known: ${[...this.seen].join(", ")})`);
+            }
+        }
+    }
+}
+
+function objectSection(issues: ConfigIssue[], top: Section, name: string): Section {
+    const value = top.value(name);
+    const prefix = `${top.key(name)}.`;
+    if (value === undefined || value === null) return new Section(issues, prefix, {});
+    if (typeof value !== "object" || Array.isArray(value)) {
+        top.problem(name, value, "be an object");
+        return new Section(issues, prefix, {});
+    }
+    return new Section(issues, prefix, value as Record<string, unknown>);
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\.[a-z0-9-]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const DOCKER_URL = /^(unix:\/\/\/\S+|ssh:\/\/\S+|tcp:\/\/\S+)$/;
+const HOSTNAME = /^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/;
+
+/** Lower-case DNS-1123 label from a stack name ("Scale_1000" -> "scale-1000"). */
+export function stackSlug(stack: string): string {
+    const slug = stack
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 20)
+        .replace(/-+$/, "");
+    return slug || "lab";
+}
+
+/** True when an image reference names a fixed tag or digest, not `latest` or nothing. */
+export function isPinnedImage(ref: string): boolean {
+    if (!IMAGE_REF.test(ref)) return false;
+    if (ref.includes("@sha256:")) return true;
+    const lastSegment = ref.slice(ref.lastIndexOf("/") + 1);
+    const tag = lastSegment.includes(":") ? lastSegment.slice(lastSegment.indexOf(":") + 1) : undefined;
+    return tag !== undefined && tag !== "latest";
+}
+
+function readImages(issues: ConfigIssue[], top: Section): ImagesConfig {
+    const section = objectSection(issues, top, "images");
+    const images = { ...DEFAULT_IMAGES };
+    for (const name of Object.keys(DEFAULT_IMAGES) as (keyof ImagesConfig)[]) {
+        const value = section.value(name);
+        if (value === undefined) continue;
+        if (typeof value === "string" && isPinnedImage(value)) images[name] = value;
+        else section.problem(name, value, "be an image reference pinned to a tag or digest (not latest), e.g. quay.io/metal3-io/ironic:v26.0.1");
+    }
+    section.rejectUnknown();
+    return images;
+}
+
+function readPorts(issues: ConfigIssue[], top: Section, sushy: number, fakeIpa: number): PortsConfig {
+    const section = objectSection(issues, top, "ports");
+    const ports = {} as Record<keyof PortsConfig, number>;
+    for (const name of Object.keys(DEFAULT_PORTS) as (keyof PortsConfig)[]) {
+        ports[name] = section.int(name, DEFAULT_PORTS[name], 1, 65535);
+    }
+    section.rejectUnknown();
+    // Every port the lab opens on a host, with its owner; ranges for the fleets.
+    const claims: { owner: string; first: number; last: number }[] = [
+        ...(["registry", "ironicApi", "ironicJsonRpc", "httpd", "inspector", "fkas"] as const).map((n) => ({ owner: n, first: ports[n], last: ports[n] })),
+        { owner: "sushyBase", first: ports.sushyBase, last: ports.sushyBase + Math.max(sushy, 1) - 1 },
+        { owner: "fakeIpaBase", first: ports.fakeIpaBase, last: ports.fakeIpaBase + Math.max(fakeIpa, 1) - 1 },
+    ];
+    for (const [i, a] of claims.entries()) {
+        if (a.last > 65535) section.problem(a.owner, a.first, `leave room for ${a.last - a.first + 1} consecutive ports below 65536`);
+        for (const b of claims.slice(i + 1)) {
+            if (a.first <= b.last && b.first <= a.last) {
+                const span = (c: typeof a) => (c.first === c.last ? `${c.first}` : `${c.first}-${c.last}`);
+                section.problem(b.owner, b.first, `not collide with ${section.key(a.owner)} (ports ${span(a)}; ${b.owner} uses ${span(b)})`);
+            }
+        }
+    }
+    return ports;
+}
+
+function readNetwork(issues: ConfigIssue[], top: Section, conductors: number): NetworkConfig {
+    const s = objectSection(issues, top, "network");
+    const cidr = (name: string, fallback: string) => {
+        const text = s.string(name, fallback, /./, "be an IPv4 CIDR") ?? fallback;
+        const parsed = parseCidr(text);
+        if (!parsed) s.problem(name, text, "be an IPv4 network in CIDR form with prefix /8 to /30 and no host bits, e.g. 172.22.0.0/24");
+        return { text, parsed };
+    };
+    const ip = (name: string, fallback: string) => {
+        const text = s.string(name, fallback, /./, "be an IPv4 address") ?? fallback;
+        const parsed = parseIpv4(text);
+        if (parsed === undefined) s.problem(name, text, "be an IPv4 address, e.g. 172.22.0.1");
+        return { text, parsed };
+    };
+    const prov = cidr("provisioningCidr", DEFAULT_NETWORK.provisioningCidr);
+    const provHost = ip("provisioningHostIp", DEFAULT_NETWORK.provisioningHostIp);
+    const bm = cidr("baremetalCidr", DEFAULT_NETWORK.baremetalCidr);
+    const bmHost = ip("baremetalHostIp", DEFAULT_NETWORK.baremetalHostIp);
+    const offset = s.int("conductorIpOffset", DEFAULT_NETWORK.conductorIpOffset, 1, 65534);
+    const dhcpRange = s.string("dhcpRange", DEFAULT_NETWORK.dhcpRange, /^[\d.]+,[\d.]+$/, "be \"first,last\" IPv4 addresses") ?? DEFAULT_NETWORK.dhcpRange;
+    const provisioningInterface = s.string("provisioningInterface", DEFAULT_NETWORK.provisioningInterface, /^[a-zA-Z0-9._-]{1,15}$/, "be a network interface name (1-15 characters)") ?? DEFAULT_NETWORK.provisioningInterface;
+    s.rejectUnknown();
+
+    const conductorIps: string[] = [];
+    if (prov.parsed) {
+        const [lo, hi] = usableRange(prov.parsed);
+        if (provHost.parsed !== undefined && !cidrContains(prov.parsed, provHost.parsed)) s.problem("provisioningHostIp", provHost.text, `lie inside provisioningCidr ${prov.text}`);
+        if (bm.parsed && cidrsOverlap(prov.parsed, bm.parsed)) s.problem("baremetalCidr", bm.text, `not overlap provisioningCidr ${prov.text}`);
+        const [dhcpFirst, dhcpLast] = dhcpRange.split(",").map(parseIpv4);
+        const dhcpOk = dhcpFirst !== undefined && dhcpLast !== undefined && dhcpFirst <= dhcpLast && cidrContains(prov.parsed, dhcpFirst) && cidrContains(prov.parsed, dhcpLast);
+        if (!dhcpOk) s.problem("dhcpRange", dhcpRange, `be "first,last" with first <= last, both inside provisioningCidr ${prov.text}`);
+        // Conductors take consecutive addresses from the offset, skipping the host and the DHCP range.
+        const taken = (a: number) => a === provHost.parsed || (dhcpOk && a >= dhcpFirst! && a <= dhcpLast!);
+        for (let a = prov.parsed.network + offset; conductorIps.length < conductors && a <= hi; a++) {
+            if (a >= lo && !taken(a)) conductorIps.push(formatIpv4(a));
+        }
+        if (conductorIps.length < conductors) {
+            issues.push({
+                key: `${PROJECT}:conductors`,
+                value: conductors,
+                allowed: `fit in provisioningCidr ${prov.text} from offset ${offset} outside the host IP and dhcpRange (room for ${conductorIps.length})`,
+            });
+        }
+    }
+    if (bm.parsed && bmHost.parsed !== undefined && !cidrContains(bm.parsed, bmHost.parsed)) s.problem("baremetalHostIp", bmHost.text, `lie inside baremetalCidr ${bm.text}`);
+    return {
+        provisioningCidr: prov.text,
+        provisioningHostIp: provHost.text,
+        baremetalCidr: bm.text,
+        baremetalHostIp: bmHost.text,
+        conductorIpOffset: offset,
+        dhcpRange,
+        provisioningInterface,
+        conductorIps,
+    };
+}
+
+function readManagementCluster(issues: ConfigIssue[], top: Section, slug: string): ManagementClusterConfig {
+    const s = objectSection(issues, top, "managementCluster");
+    const d = DEFAULT_MANAGEMENT_CLUSTER;
+    const kind = s.oneOf("kind", "minikube", MANAGEMENT_CLUSTER_KINDS);
+    const kubeconfig = s.string("kubeconfig", undefined, /^\S.*$/, "be a path to a kubeconfig file");
+    const context = s.string("context", undefined, /^\S+$/, "be a kubeconfig context name");
+    const profile = s.string("profile", `metal3-${slug}`, DNS_LABEL, "be a DNS label (lower-case letters, digits, '-')") ?? `metal3-${slug}`;
+    const cpus = s.int("cpus", d.cpus, 2, 128);
+    const memoryMb = s.int("memoryMb", d.memoryMb, 4096, 1_048_576);
+    const diskGb = s.int("diskGb", d.diskGb, 20, 10_000);
+    const kubernetesVersion = s.string("kubernetesVersion", d.kubernetesVersion, /^v1\.\d+\.\d+$/, "be a Kubernetes version like v1.31.4") ?? d.kubernetesVersion;
+    s.rejectUnknown();
+    if (kind === "existing" && !kubeconfig) s.problem("kubeconfig", kubeconfig, "be set to a kubeconfig path when kind is existing");
+    return { kind, kubeconfig, context, profile, cpus, memoryMb, diskGb, kubernetesVersion };
+}
+
+function readDockerHosts(issues: ConfigIssue[], top: Section, defaultAddress: string): DockerHostConfig[] {
+    const key = top.key("dockerHosts");
+    const value = top.value("dockerHosts");
+    if (value === undefined || value === null) return [{ name: "local", url: "unix:///var/run/docker.sock", address: defaultAddress }];
+    if (!Array.isArray(value) || value.length === 0) {
+        issues.push({ key, value, allowed: "be a non-empty list of {name, url, address}" });
+        return [];
+    }
+    const names = new Set<string>();
+    return value.map((entry, i) => {
+        const s = new Section(issues, `${key}[${i}].`, typeof entry === "object" && entry !== null ? entry : {});
+        if (typeof entry !== "object" || entry === null) issues.push({ key: `${key}[${i}]`, value: entry, allowed: "be an object {name, url, address}" });
+        const name = s.string("name", "", DNS_LABEL, "be a DNS label (lower-case letters, digits, '-')") ?? "";
+        const url = s.string("url", "", DOCKER_URL, "be a Docker daemon URL: unix:///path, ssh://user@host or tcp://host:port") ?? "";
+        const address = s.string("address", "", HOSTNAME, "be the IP or host name Ironic uses to reach this host") ?? "";
+        for (const [field, v] of [["name", name], ["url", url], ["address", address]] as const) if (v === "" && s.value(field) === undefined) s.problem(field, undefined, "be set");
+        if (name && names.has(name)) s.problem("name", name, "be unique among dockerHosts");
+        names.add(name);
+        s.rejectUnknown();
+        return { name, url, address };
+    });
+}
+
+/**
+ * Validates raw stack config and derives what the user left to us. Throws one
+ * LabConfigError naming every bad key, its value and what is allowed.
+ */
+export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
+    const issues: ConfigIssue[] = [];
+    const top = new Section(issues, `${PROJECT}:`, raw);
+    const d = SCALAR_DEFAULTS;
+    const slug = stackSlug(stack);
+
+    const mode = top.oneOf("mode", d.mode, MODES);
+    const nodes = top.int("nodes", d.nodes, 1, MAX_NODES);
+    const conductors = top.int("conductors", d.conductors, 1, 250);
+    const hostsPerSushy = top.int("hostsPerSushy", d.hostsPerSushy, 1, 1000);
+    const derivedSushy = Math.ceil(nodes / hostsPerSushy);
+    const sushyContainers = top.int("sushyContainers", d.sushyContainers, 0, 1000, " (0 = one per hostsPerSushy hosts)") || derivedSushy;
+    const fakeIpaContainers = top.int("fakeIpaContainers", d.fakeIpaContainers, 0, 1000, " (0 = one per sushy-tools container)") || sushyContainers;
+    const batchSize = top.int("batchSize", d.batchSize, 1, 1000);
+    const maxBatchesInFlight = top.int("maxBatchesInFlight", d.maxBatchesInFlight, 1, 100);
+    const waitTimeoutMinutes = top.int("waitTimeoutMinutes", d.waitTimeoutMinutes, 1, 7 * 24 * 60);
+    const targetState = top.oneOf("targetState", d.targetState, ["available", "manageable"] as const);
+    const clusters = top.int("clusters", d.clusters, 0, MAX_NODES);
+    const fakeApiServersRaw = top.int("fakeApiServers", d.fakeApiServers, 0, 100, " (0 = one per 100 clusters in capi mode)");
+    const bmoConcurrency = top.int("bmoConcurrency", d.bmoConcurrency, 0, 200, " (0 = derived from nodes)");
+    const provisioningLimit = top.int("provisioningLimit", d.provisioningLimit, 0, 5000, " (0 = derived from batchSize)");
+    const minBoot = top.int("fakeIpaMinBootSeconds", d.fakeIpaMinBootSeconds, 1, 3600);
+    const maxBoot = top.int("fakeIpaMaxBootSeconds", d.fakeIpaMaxBootSeconds, 1, 3600);
+
+    if (sushyContainers * hostsPerSushy < nodes) {
+        top.problem("sushyContainers", sushyContainers, `carry all ${nodes} nodes at hostsPerSushy=${hostsPerSushy}: at least ${derivedSushy} (or raise hostsPerSushy)`);
+    }
+    if (sushyContainers > nodes) top.problem("sushyContainers", sushyContainers, `be at most nodes (${nodes}): a container with no hosts serves nothing`);
+    if (fakeIpaContainers > sushyContainers) top.problem("fakeIpaContainers", fakeIpaContainers, `be at most sushyContainers (${sushyContainers}): each fake-ipa is fed by sushy-tools containers`);
+    if (clusters > nodes) top.problem("clusters", clusters, `be at most nodes (${nodes}): each workload cluster takes one host`);
+    if (clusters > 0 && mode !== "capi") top.problem("clusters", clusters, `be 0 unless mode is capi (mode is ${mode})`);
+    if (maxBoot < minBoot) top.problem("fakeIpaMaxBootSeconds", maxBoot, `be at least fakeIpaMinBootSeconds (${minBoot})`);
+    if (mode === "ironic" && bmoConcurrency > 0) top.problem("bmoConcurrency", bmoConcurrency, "be 0 in ironic mode (no BMO runs)");
+
+    const managementCluster = readManagementCluster(issues, top, slug);
+    const network = readNetwork(issues, top, conductors);
+    const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers);
+    const images = readImages(issues, top);
+    const dockerHosts = readDockerHosts(issues, top, network.baremetalHostIp);
+    const ironicSection = objectSection(issues, top, "ironic");
+    const ironic = {
+        inspector: ironicSection.bool("inspector", DEFAULT_IRONIC.inspector),
+        apiWorkers: ironicSection.int("apiWorkers", DEFAULT_IRONIC.apiWorkers, 1, 64),
+        apiVersion: ironicSection.string("apiVersion", DEFAULT_IRONIC.apiVersion, /^1\.\d{1,3}$/, "be an Ironic API microversion like 1.81") ?? DEFAULT_IRONIC.apiVersion,
+    };
+    ironicSection.rejectUnknown();
+    top.rejectUnknown();
+
+    if (issues.length > 0) throw new LabConfigError(issues);
+
+    const fakeApiServers = mode !== "capi" ? 0 : fakeApiServersRaw || Math.max(1, Math.ceil(clusters / 100));
+    return deepFreeze({
+        project: PROJECT,
+        stack,
+        slug,
+        mode,
+        nodes,
+        conductors,
+        sushyContainers,
+        fakeIpaContainers,
+        hostsPerSushy,
+        batchSize,
+        maxBatchesInFlight,
+        waitTimeoutMinutes,
+        targetState,
+        clusters,
+        fakeApiServers,
+        managementCluster,
+        network,
+        ports,
+        images,
+        dockerHosts,
+        ironic,
+        bmo: {
+            // BMO's own default is the CPU count clamped to 2-8; a thousand hosts want more workers.
+            concurrency: bmoConcurrency || Math.min(20, Math.max(2, Math.ceil(nodes / 100))),
+            // At least a whole batch may inspect at once, or BMO queues the batch behind itself.
+            provisioningLimit: provisioningLimit || Math.min(200, Math.max(20, batchSize)),
+        },
+        fakeIpa: { minBootSeconds: minBoot, maxBootSeconds: maxBoot },
+        namespaces: NAMESPACES,
+    });
+}
+
+function deepFreeze<T>(value: T): T {
+    if (value && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const child of Object.values(value)) deepFreeze(child);
+    }
+    return value;
+}

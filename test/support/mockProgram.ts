@@ -1,0 +1,153 @@
+// Runs a Pulumi program under the mock runtime (pulumi.runtime.setMocks) and
+// records every registration as the engine would see it: type, name, URN,
+// parent, dependencies, raw inputs (secrets still wrapped) and plain inputs.
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+
+// Internal runtime pieces the public API does not expose (stable for years in the Node SDK).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const rpc = require("@pulumi/pulumi/runtime/rpc");
+
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface RegisteredResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    readonly parent: string;
+    /** URNs this resource depends on (dependsOn and inputs' resources). */
+    readonly dependencies: readonly string[];
+    /** Inputs as sent to the engine, secrets still wrapped in the secret signature. */
+    readonly rawInputs: Record<string, unknown>;
+    /** Inputs with secrets unwrapped, as a provider would receive them. */
+    readonly inputs: Record<string, any>;
+    readonly additionalSecretOutputs: readonly string[];
+}
+
+export interface ProgramRun {
+    readonly resources: RegisteredResource[];
+    readonly outputs: Record<string, unknown>;
+    /** Values the mocks generated for secret outputs (passwords, hashes): they must never appear unwrapped. */
+    readonly generatedSecrets: readonly string[];
+}
+
+export interface RunOptions {
+    readonly project?: string;
+    readonly stack: string;
+    /** Full keys (`project:key`) to text values, as the CLI passes them. */
+    readonly config: Record<string, string>;
+    readonly preview?: boolean;
+}
+
+/** Deterministic stand-in for a provider-generated value (same name, same value). */
+function fakeValue(seed: string, length: number): string {
+    return createHash("sha256").update(seed).digest("base64url").slice(0, length);
+}
+
+/** Outputs the mocks invent for resources whose outputs the program reads. */
+function mockOutputs(args: pulumi.runtime.MockResourceArgs, secrets: string[]): Record<string, unknown> {
+    const state: Record<string, unknown> = { ...args.inputs };
+    if (args.type === "random:index/randomPassword:RandomPassword") {
+        const result = fakeValue(`pw:${args.name}`, args.inputs.length ?? 24);
+        const bcryptHash = `$2a$10$${fakeValue(`bcrypt:${args.name}`, 53)}`;
+        secrets.push(result, bcryptHash);
+        Object.assign(state, { result, bcryptHash });
+    } else if (args.type === "command:local:Command" || args.type === "command:remote:Command") {
+        Object.assign(state, { stdout: "", stderr: "" });
+    }
+    return state;
+}
+
+export async function runProgram(program: () => unknown, options: RunOptions): Promise<ProgramRun> {
+    const project = options.project ?? "metal3-scale-lab";
+    const resources: RegisteredResource[] = [];
+    const generatedSecrets: string[] = [];
+    pulumi.runtime.setAllConfig(options.config, []);
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockOutputs(args, generatedSecrets) }),
+            call: (args) => args.inputs,
+        },
+        project,
+        options.stack,
+        options.preview ?? false,
+    );
+    // Wrap the mock monitor to see what the public mock API hides: parent, dependencies, raw inputs.
+    const monitor = settings.getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
+        const secretOutputs: string[] = req.getAdditionalsecretoutputsList();
+        register(req, (err: unknown, resp: any) => {
+            if (!err && resp) {
+                resources.push({
+                    urn: resp.getUrn(),
+                    type: req.getType(),
+                    name: req.getName(),
+                    custom: req.getCustom(),
+                    parent: req.getParent(),
+                    dependencies: req.getDependenciesList(),
+                    rawInputs: req.getObject()?.toJavaScript() ?? {},
+                    inputs: rpc.deserializeProperties(req.getObject()),
+                    additionalSecretOutputs: secretOutputs,
+                });
+                // The engine marks additionalSecretOutputs secret; the mock monitor does not, so do it here.
+                if (secretOutputs.length > 0) {
+                    const state = resp.getObject().toJavaScript();
+                    for (const name of secretOutputs) {
+                        if (name in state && !isSecretWrapper(state[name])) state[name] = { [SECRET_SIG]: SECRET_VALUE_SIG, value: state[name] };
+                    }
+                    // eslint-disable-next-line @typescript-eslint/no-require-imports
+                    const structproto = require("google-protobuf/google/protobuf/struct_pb");
+                    resp.setObject(structproto.Struct.fromJavaScript(state));
+                }
+            }
+            callback(err, resp);
+        });
+    };
+    const outputs = (await pulumi.runtime.runInPulumiStack(async () => program())) ?? {};
+    await settings.waitForRPCs();
+    return { resources, outputs, generatedSecrets };
+}
+
+export function isSecretWrapper(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE_SIG;
+}
+
+/** Every string inside `value` that is not under a secret wrapper. */
+export function plainStrings(value: unknown, out: string[] = []): string[] {
+    if (typeof value === "string") out.push(value);
+    else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
+    else if (value && typeof value === "object" && !isSecretWrapper(value)) Object.values(value).forEach((v) => plainStrings(v, out));
+    return out;
+}
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/**
+ * Stack config exactly as the CLI hands it to the program: Pulumi.yaml's
+ * defaults, then Pulumi.<stack>.yaml, then the test's overrides (objects as JSON).
+ */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, project = "metal3-scale-lab"): Record<string, string> {
+    const projectFile = parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+    const config: Record<string, string> = {};
+    const put = (key: string, value: unknown) => {
+        const full = key.includes(":") ? key : `${project}:${key}`;
+        config[full] = typeof value === "object" ? JSON.stringify(value) : String(value);
+    };
+    for (const [key, decl] of Object.entries<any>(projectFile.config ?? {})) {
+        if (decl && typeof decl === "object" && "default" in decl) put(key, decl.default);
+    }
+    const stackFile = path.join(ROOT, `Pulumi.${stack}.yaml`);
+    if (fs.existsSync(stackFile)) {
+        for (const [key, value] of Object.entries(parseYaml(fs.readFileSync(stackFile, "utf8")).config ?? {})) put(key, value);
+    }
+    for (const [key, value] of Object.entries(overrides)) put(key, value);
+    return config;
+}
