@@ -1,0 +1,166 @@
+// The behaviour every batch resource shares, whatever enrolls its hosts:
+// host-by-host diff (always an update), idempotent create/update (adoption),
+// a provider-enforced deadline, visible progress, failures recorded on the
+// resource so the next `pulumi up` resumes, and delete that waits.
+//
+// A HostDriver supplies the parts that talk to a system (Ironic, Kubernetes).
+// The provider object returned by makeBatchProvider is what Pulumi serializes
+// into `__provider`: it and its drivers must build every client inside methods.
+import type * as pulumi from "@pulumi/pulumi";
+import { Deadline } from "./bounded";
+import { canonicalJson, diffHosts, isEmptyDiff, NamedHost } from "./hostDiff";
+import { BatchObserver, HostFailure, HostTracker } from "./tracker";
+
+export interface BatchInputs<H extends NamedHost> {
+    /** Human label used in progress and errors, e.g. "dev/bmh-batch-003". */
+    readonly label: string;
+    readonly hosts: readonly H[];
+    readonly targetState: string;
+    readonly timeoutSeconds: number;
+}
+
+export interface BatchStatus {
+    /** Every host reached targetState. */
+    readonly ready: boolean;
+    readonly counts: Record<string, number>;
+    readonly failures: readonly HostFailure[];
+    readonly updatedAt: string;
+}
+
+export type BatchOutputs<I> = I & { readonly status: BatchStatus };
+
+export interface WaitContext {
+    readonly tracker: HostTracker;
+    readonly deadline: Deadline;
+}
+
+export interface HostDriver<H extends NamedHost, I extends BatchInputs<H>> {
+    /** Kind-specific input checks, beyond the shared ones. */
+    check(inputs: I): pulumi.dynamic.CheckFailure[];
+    /** Creates (or adopts) these hosts and re-applies changed ones; idempotent. */
+    apply(inputs: I, hosts: readonly H[], ctx: WaitContext): Promise<void>;
+    /** Returns when every tracked host is in a target state or failed, or the deadline passed. */
+    waitForHosts(inputs: I, ctx: WaitContext): Promise<void>;
+    /** Deletes these hosts and returns when all are gone (already gone counts as deleted). */
+    remove(inputs: I, hosts: readonly H[], ctx: WaitContext): Promise<void>;
+    /** Input keys that only say how to connect: a change there alone does not update the batch. */
+    readonly connectionKeys: readonly string[];
+    /** Extra observers (e.g. a run record); progress lines are always printed. */
+    observers?(inputs: I): BatchObserver[];
+}
+
+/** Thrown to record a created-but-failed batch: Pulumi stores `id` and `properties`. */
+export class BatchFailedError extends Error {
+    constructor(message: string, readonly id: string, readonly properties: Record<string, unknown>, readonly reasons: string[]) {
+        super(message);
+        this.name = "BatchFailedError";
+    }
+}
+
+// An array, not a Set: module values are serialized into `__provider`, where a Set loses its contents.
+const IGNORED_KEYS: readonly string[] = ["__provider", "status"];
+
+function sharedCheck<H extends NamedHost>(inputs: BatchInputs<H>): pulumi.dynamic.CheckFailure[] {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (typeof inputs.label !== "string" || inputs.label === "") failures.push({ property: "label", reason: "label must be a non-empty string" });
+    if (!Array.isArray(inputs.hosts) || inputs.hosts.length === 0) {
+        failures.push({ property: "hosts", reason: "hosts must be a non-empty list" });
+    } else {
+        const seen = new Set<string>();
+        for (const [i, h] of inputs.hosts.entries()) {
+            if (!h || typeof h.name !== "string" || h.name === "") failures.push({ property: "hosts", reason: `hosts[${i}] has no name` });
+            else if (seen.has(h.name)) failures.push({ property: "hosts", reason: `hosts[${i}]: duplicate host name ${h.name}` });
+            else seen.add(h.name);
+        }
+    }
+    if (typeof inputs.targetState !== "string" || inputs.targetState === "") failures.push({ property: "targetState", reason: "targetState must be set" });
+    if (!(Number(inputs.timeoutSeconds) > 0)) failures.push({ property: "timeoutSeconds", reason: `timeoutSeconds must be a positive number, got ${inputs.timeoutSeconds}` });
+    return failures;
+}
+
+export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>(driver: HostDriver<H, I>): pulumi.dynamic.ResourceProvider {
+    const tracking = (inputs: I, hosts: readonly H[], targets: string[], label = inputs.label): WaitContext => ({
+        tracker: new HostTracker(label, hosts.map((h) => h.name), targets, { observers: driver.observers?.(inputs) }),
+        deadline: new Deadline(Number(inputs.timeoutSeconds) * 1000),
+    });
+
+    /** Applies `toApply`, waits for all of `inputs.hosts`, and returns outs or throws a recording error. */
+    const converge = async (id: string, inputs: I, toApply: readonly H[]): Promise<BatchOutputs<I>> => {
+        const ctx = tracking(inputs, inputs.hosts, [inputs.targetState]);
+        let error: unknown;
+        try {
+            if (toApply.length > 0) await driver.apply(inputs, toApply, ctx);
+            await driver.waitForHosts(inputs, ctx);
+        } catch (err) {
+            error = err;
+        }
+        ctx.tracker.report(true);
+        const failures = ctx.tracker.failures();
+        const ready = error === undefined && ctx.tracker.settled() && failures.length === 0;
+        const outs: BatchOutputs<I> = {
+            ...withoutProvider(inputs),
+            status: { ready, counts: ctx.tracker.counts(), failures: failures.slice(0, 100), updatedAt: new Date().toISOString() },
+        };
+        if (ready) return outs;
+        const reason = error !== undefined ? `stopped by an error: ${errorMessage(error)}` : ctx.deadline.passed() ? `deadline of ${inputs.timeoutSeconds}s passed` : "hosts failed";
+        const message = ctx.tracker.describeFailures(reason);
+        // Recorded as created-but-failed: the next `pulumi up` diffs against these outs and resumes.
+        throw new BatchFailedError(message, id, outs as unknown as Record<string, unknown>, [message]);
+    };
+
+    return {
+        async check(_olds: I, news: I) {
+            const failures = [...sharedCheck(news), ...(Array.isArray(news.hosts) ? driver.check(news) : [])];
+            return { inputs: news, failures };
+        },
+
+        async diff(_id: string, olds: BatchOutputs<I>, news: I) {
+            const hosts = diffHosts(olds.hosts ?? [], news.hosts ?? []);
+            const connection = driver.connectionKeys;
+            const settingsChanged = [...new Set([...Object.keys(olds), ...Object.keys(news)])].some(
+                (k) => !IGNORED_KEYS.includes(k) && k !== "hosts" && !connection.includes(k) && canonicalJson((olds as any)[k]) !== canonicalJson((news as any)[k]),
+            );
+            // A batch recorded as failed (or from a version without status) is re-run by the next up.
+            const unfinished = olds.status !== undefined && olds.status.ready !== true;
+            return { changes: !isEmptyDiff(hosts) || settingsChanged || unfinished, replaces: [], deleteBeforeReplace: false };
+        },
+
+        async create(inputs: I) {
+            const id = inputs.label;
+            return { id, outs: await converge(id, inputs, inputs.hosts) };
+        },
+
+        async update(id: string, olds: BatchOutputs<I>, news: I) {
+            const hosts = diffHosts(olds.hosts ?? [], news.hosts);
+            if (hosts.removed.length > 0) {
+                const ctx = tracking(news, hosts.removed, ["deleted"], `${news.label} (removing)`);
+                await driver.remove(news, hosts.removed, ctx);
+                ctx.tracker.report(true);
+                if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("removing hosts did not finish"));
+            }
+            // Unchanged hosts are re-applied only if the last run did not finish: adoption makes that safe.
+            const unfinished = olds.status?.ready !== true;
+            const toApply = unfinished ? news.hosts : [...hosts.added, ...hosts.changed];
+            return { outs: await converge(id, news, toApply) };
+        },
+
+        async delete(_id: string, props: BatchOutputs<I>) {
+            const hosts = props.hosts ?? [];
+            if (hosts.length === 0) return;
+            const ctx = tracking(props, hosts, ["deleted"], `${props.label} (deleting)`);
+            await driver.remove(props, hosts, ctx);
+            ctx.tracker.report(true);
+            if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("delete did not finish"));
+        },
+    };
+}
+
+function withoutProvider<I>(inputs: I): I {
+    const copy: Record<string, unknown> = { ...(inputs as Record<string, unknown>) };
+    delete copy.__provider;
+    return copy as I;
+}
+
+export function errorMessage(err: unknown): string {
+    return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,47 @@
+// Small async helpers for providers: bounded concurrency, sleeps, a deadline.
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+    const results: R[] = new Array(items.length);
+    const errors: unknown[] = [];
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            try {
+                results[i] = await fn(items[i], i);
+            } catch (err) {
+                errors.push(err);
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    if (errors.length > 0) throw errors[0];
+    return results;
+}
+
+export function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The provider's own time limit: the Node dynamic-provider host ignores customTimeouts. */
+export class Deadline {
+    private readonly end: number;
+    constructor(readonly ms: number, private readonly now: () => number = Date.now) {
+        this.end = now() + ms;
+    }
+    remaining(): number {
+        return Math.max(0, this.end - this.now());
+    }
+    passed(): boolean {
+        return this.remaining() === 0;
+    }
+}
+
+export function formatDuration(ms: number): string {
+    const s = Math.round(ms / 1000);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = s % 60;
+    return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : m > 0 ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}

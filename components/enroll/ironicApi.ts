@@ -1,0 +1,136 @@
+// A small Ironic REST client for the batch provider: basic auth, the lab CA,
+// the API microversion header, requests spread round-robin over every
+// conductor's API (any of them sees every node: they share one database), and
+// retries on transient failures. Built inside each provider method: sockets
+// cannot be serialized into `__provider`.
+
+export interface IronicConnection {
+    readonly endpoints: readonly string[];
+    readonly username?: string;
+    readonly password?: string;
+    /** PEM of the CA that signed the conductors' certificates (https endpoints). */
+    readonly caPem?: string;
+    readonly apiVersion: string;
+}
+
+export interface IronicNode {
+    readonly uuid: string;
+    readonly name: string | null;
+    readonly provision_state: string;
+    readonly target_provision_state: string | null;
+    readonly last_error: string | null;
+    readonly maintenance: boolean;
+    readonly inspection_finished_at: string | null;
+}
+
+export class IronicApiError extends Error {
+    constructor(readonly status: number, readonly method: string, readonly path: string, readonly body: string) {
+        super(`Ironic ${method} ${path} answered ${status}: ${IronicApiError.faultOf(body)}`);
+        this.name = "IronicApiError";
+    }
+    /** Ironic wraps messages as {"error_message": "{\"faultstring\": ...}"}. */
+    static faultOf(body: string): string {
+        try {
+            const outer = JSON.parse(body);
+            const inner = typeof outer.error_message === "string" ? JSON.parse(outer.error_message) : outer.error_message;
+            return String(inner?.faultstring ?? body).slice(0, 500);
+        } catch {
+            return body.slice(0, 500);
+        }
+    }
+}
+
+// Module-level values are captured by value into `__provider`: plain arrays survive, Sets and Maps do not.
+const TRANSIENT_STATUS: readonly number[] = [429, 502, 503, 504];
+const NODE_FIELDS = "uuid,name,provision_state,target_provision_state,last_error,maintenance,inspection_finished_at";
+
+export class IronicClient {
+    private next = 0;
+    private readonly agents: Map<string, unknown> = new Map();
+    /** Requests sent per endpoint, for tests and progress. */
+    readonly requestsPerEndpoint: Record<string, number> = {};
+
+    constructor(private readonly conn: IronicConnection, private readonly maxAttempts = 6) {
+        if (conn.endpoints.length === 0) throw new Error("IronicClient needs at least one endpoint");
+    }
+
+    /** Sends one request, moving to the next endpoint on connection errors and retrying transient answers. */
+    async request<T = unknown>(method: string, path: string, body?: unknown, okStatuses: readonly number[] = []): Promise<{ status: number; data: T }> {
+        let lastError: unknown;
+        for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+            const endpoint = this.conn.endpoints[this.next++ % this.conn.endpoints.length];
+            try {
+                const res = await this.send(endpoint, method, path, body);
+                if (res.status < 300 || okStatuses.includes(res.status)) {
+                    return { status: res.status, data: (res.text ? JSON.parse(res.text) : undefined) as T };
+                }
+                if (!TRANSIENT_STATUS.includes(res.status)) throw new IronicApiError(res.status, method, path, res.text);
+                lastError = new IronicApiError(res.status, method, path, res.text);
+                await backoff(attempt, res.retryAfter);
+            } catch (err) {
+                if (err instanceof IronicApiError && !TRANSIENT_STATUS.includes(err.status)) throw err;
+                lastError = err;
+                await backoff(attempt);
+            }
+        }
+        throw lastError;
+    }
+
+    /** ONE paged list of the nodes whose description carries `marker`, with only the fields the provider reads. */
+    async listNodes(marker: string): Promise<IronicNode[]> {
+        const nodes: IronicNode[] = [];
+        let path: string | undefined = `/v1/nodes?fields=${NODE_FIELDS}&description_contains=${encodeURIComponent(marker)}&limit=1000`;
+        while (path) {
+            const { data }: { data: { nodes: IronicNode[]; next?: string } } = await this.request("GET", path);
+            nodes.push(...data.nodes);
+            path = data.next ? data.next.slice(data.next.indexOf("/v1/")) : undefined;
+        }
+        return nodes;
+    }
+
+    close(): void {
+        for (const agent of this.agents.values()) (agent as { destroy(): void }).destroy();
+        this.agents.clear();
+    }
+
+    private send(endpoint: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; retryAfter?: number }> {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const http = require("http");
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const https = require("https");
+        const url = new URL(path, endpoint.endsWith("/") ? endpoint : `${endpoint}/`);
+        const secure = url.protocol === "https:";
+        let agent = this.agents.get(endpoint);
+        if (!agent) {
+            agent = secure ? new https.Agent({ keepAlive: true, ca: this.conn.caPem || undefined }) : new http.Agent({ keepAlive: true });
+            this.agents.set(endpoint, agent);
+        }
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const headers: Record<string, string> = {
+            Accept: "application/json",
+            "X-OpenStack-Ironic-API-Version": this.conn.apiVersion,
+        };
+        if (payload !== undefined) headers["Content-Type"] = "application/json";
+        if (this.conn.username) headers.Authorization = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ""}`).toString("base64")}`;
+        this.requestsPerEndpoint[endpoint] = (this.requestsPerEndpoint[endpoint] ?? 0) + 1;
+        return new Promise((resolve, reject) => {
+            const req = (secure ? https : http).request(url, { method, headers, agent, timeout: 60_000 }, (res: any) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => {
+                    const retryAfter = Number(res.headers["retry-after"]);
+                    resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined });
+                });
+                res.on("error", reject);
+            });
+            req.on("timeout", () => req.destroy(new Error(`Ironic ${method} ${url.host}${path} timed out`)));
+            req.on("error", reject);
+            req.end(payload);
+        });
+    }
+}
+
+function backoff(attempt: number, retryAfterSeconds?: number): Promise<void> {
+    const ms = retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : Math.min(8000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}

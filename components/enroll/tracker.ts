@@ -1,0 +1,140 @@
+// Follows every host of a batch: its current state, its transitions (with
+// timestamps, for observers such as a future run record) and the progress a
+// user sees while `pulumi up` waits.
+import { formatDuration } from "./bounded";
+
+export interface HostObservation {
+    readonly state: string;
+    /** Set when the host is in error: the message the user needs. */
+    readonly error?: string;
+}
+
+export interface HostTransition {
+    readonly batch: string;
+    readonly host: string;
+    readonly from: string | undefined;
+    readonly to: string;
+    readonly error?: string;
+    /** Epoch milliseconds. */
+    readonly at: number;
+}
+
+export interface HostFailure {
+    readonly name: string;
+    readonly state: string;
+    readonly error: string;
+}
+
+/** Something that wants to hear about every state change (progress lines, a run record, ...). */
+export interface BatchObserver {
+    onTransition(t: HostTransition): void;
+}
+
+export interface TrackerOptions {
+    /** Longest silence while waiting; progress is printed at least this often. */
+    readonly heartbeatMs?: number;
+    /** Shortest gap between two progress lines when states change quickly. */
+    readonly minIntervalMs?: number;
+    readonly log?: (line: string) => void;
+    readonly now?: () => number;
+    readonly observers?: readonly BatchObserver[];
+}
+
+export class HostTracker {
+    private readonly states = new Map<string, HostObservation>();
+    private readonly started: number;
+    private lastPrint = 0;
+    private lastLine = "";
+    private readonly heartbeatMs: number;
+    private readonly minIntervalMs: number;
+    private readonly log: (line: string) => void;
+    private readonly now: () => number;
+    private readonly observers: readonly BatchObserver[];
+
+    constructor(
+        readonly label: string,
+        readonly hosts: readonly string[],
+        /** States that count as done for this wait (e.g. ["available"] or ["deleted"]). */
+        readonly targets: readonly string[],
+        options: TrackerOptions = {},
+    ) {
+        this.heartbeatMs = Math.min(options.heartbeatMs ?? 30_000, 30_000);
+        this.minIntervalMs = options.minIntervalMs ?? 5_000;
+        // console.log of a dynamic provider reaches the user's `pulumi up` output (pulumi/pulumi#18253).
+        this.log = options.log ?? ((line) => console.log(line));
+        this.now = options.now ?? Date.now;
+        this.observers = options.observers ?? [];
+        this.started = this.now();
+    }
+
+    observe(host: string, observation: HostObservation): void {
+        const before = this.states.get(host);
+        if (before && before.state === observation.state && before.error === observation.error) return;
+        this.states.set(host, observation);
+        const t: HostTransition = { batch: this.label, host, from: before?.state, to: observation.state, error: observation.error, at: this.now() };
+        for (const o of this.observers) o.onTransition(t);
+    }
+
+    stateOf(host: string): HostObservation | undefined {
+        return this.states.get(host);
+    }
+
+    isDone(host: string): boolean {
+        const s = this.states.get(host);
+        return s !== undefined && !s.error && this.targets.includes(s.state);
+    }
+
+    /** Hosts neither done nor failed. */
+    pending(): string[] {
+        return this.hosts.filter((h) => !this.isDone(h) && !this.states.get(h)?.error);
+    }
+
+    failures(): HostFailure[] {
+        return this.hosts.flatMap((name) => {
+            const s = this.states.get(name);
+            return s?.error ? [{ name, state: s.state, error: s.error }] : [];
+        });
+    }
+
+    /** True when every host is done or failed: waiting longer changes nothing by itself. */
+    settled(): boolean {
+        return this.pending().length === 0;
+    }
+
+    counts(): Record<string, number> {
+        const counts: Record<string, number> = {};
+        for (const h of this.hosts) {
+            const s = this.states.get(h);
+            const key = s ? (s.error ? `${s.state} (error)` : s.state) : "unseen";
+            counts[key] = (counts[key] ?? 0) + 1;
+        }
+        return counts;
+    }
+
+    /** Prints a progress line when counts changed (at most every minIntervalMs) or the heartbeat is due. */
+    report(force = false): void {
+        const now = this.now();
+        const counts = Object.entries(this.counts())
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([state, n]) => `${state} ${n}`)
+            .join(", ");
+        const line = `[${this.label}] ${this.hosts.length} hosts: ${counts}`;
+        const changed = line !== this.lastLine;
+        const due = force || now - this.lastPrint >= this.heartbeatMs || (changed && now - this.lastPrint >= this.minIntervalMs);
+        if (!due) return;
+        this.lastPrint = now;
+        this.lastLine = line;
+        this.log(`${line} (${formatDuration(now - this.started)} elapsed)`);
+    }
+
+    /** When the batch cannot be left as is: every failing host with its state and message, first `limit`. */
+    describeFailures(reason: string, limit = 20): string {
+        const failing: HostFailure[] = [
+            ...this.failures(),
+            ...this.pending().map((name) => ({ name, state: this.states.get(name)?.state ?? "unseen", error: "still waiting" })),
+        ];
+        const lines = failing.slice(0, limit).map((f) => `  - ${f.name}: ${f.state}: ${f.error}`);
+        if (failing.length > limit) lines.push(`  ... and ${failing.length - limit} more`);
+        return `${this.label}: ${reason}: ${failing.length} of ${this.hosts.length} hosts not ${this.targets.join("/")}:\n${lines.join("\n")}`;
+    }
+}
