@@ -49,12 +49,13 @@ export interface HostDriver<H extends NamedHost, I extends BatchInputs<H>> {
     observers?(inputs: I): BatchObserver[];
 }
 
-/** Thrown to record a created-but-failed batch: Pulumi stores `id` and `properties`. */
-export class BatchFailedError extends Error {
-    constructor(message: string, readonly id: string, readonly properties: Record<string, unknown>, readonly reasons: string[]) {
-        super(message);
-        this.name = "BatchFailedError";
-    }
+/**
+ * The error that records a created-but-failed batch: Pulumi stores `id` and
+ * `properties` (the dynamic-provider host reads them off the thrown object).
+ * A plain Error, since Error subclasses do not survive serialization into `__provider`.
+ */
+export function batchFailedError(message: string, id: string, properties: Record<string, unknown>): Error {
+    return Object.assign(new Error(message), { name: "BatchFailedError", id, properties, reasons: [message] });
 }
 
 // An array, not a Set: module values are serialized into `__provider`, where a Set loses its contents.
@@ -105,7 +106,7 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
         const reason = error !== undefined ? `stopped by an error: ${errorMessage(error)}` : ctx.deadline.passed() ? `deadline of ${inputs.timeoutSeconds}s passed` : "hosts failed";
         const message = ctx.tracker.describeFailures(reason);
         // Recorded as created-but-failed: the next `pulumi up` diffs against these outs and resumes.
-        throw new BatchFailedError(message, id, outs as unknown as Record<string, unknown>, [message]);
+        throw batchFailedError(message, id, outs as unknown as Record<string, unknown>);
     };
 
     return {

@@ -23,35 +23,48 @@ export interface IronicNode {
     readonly inspection_finished_at: string | null;
 }
 
-export class IronicApiError extends Error {
-    constructor(readonly status: number, readonly method: string, readonly path: string, readonly body: string) {
-        super(`Ironic ${method} ${path} answered ${status}: ${IronicApiError.faultOf(body)}`);
-        this.name = "IronicApiError";
-    }
-    /** Ironic wraps messages as {"error_message": "{\"faultstring\": ...}"}. */
-    static faultOf(body: string): string {
-        try {
-            const outer = JSON.parse(body);
-            const inner = typeof outer.error_message === "string" ? JSON.parse(outer.error_message) : outer.error_message;
-            return String(inner?.faultstring ?? body).slice(0, 500);
-        } catch {
-            return body.slice(0, 500);
-        }
+export interface IronicApiError extends Error {
+    readonly status: number;
+}
+
+/**
+ * A plain Error with the answer's status: classes extending Error do not survive
+ * serialization into `__provider` (their `super` call is lost), plain Errors do.
+ */
+export function ironicApiError(status: number, method: string, path: string, body: string): IronicApiError {
+    return Object.assign(new Error(`Ironic ${method} ${path.split("?")[0]} answered ${status}: ${faultOf(body)}`), { name: "IronicApiError", status });
+}
+
+export function isIronicApiError(err: unknown): err is IronicApiError {
+    return err instanceof Error && err.name === "IronicApiError";
+}
+
+/** Ironic wraps messages as {"error_message": "{\"faultstring\": ...}"}. */
+export function faultOf(body: string): string {
+    try {
+        const outer = JSON.parse(body);
+        const inner = typeof outer.error_message === "string" ? JSON.parse(outer.error_message) : outer.error_message;
+        return String(inner?.faultstring ?? outer?.error?.message ?? body).slice(0, 500);
+    } catch {
+        return body.slice(0, 500);
     }
 }
 
-// Module-level values are captured by value into `__provider`: plain arrays survive, Sets and Maps do not.
 const TRANSIENT_STATUS: readonly number[] = [429, 502, 503, 504];
 const NODE_FIELDS = "uuid,name,provision_state,target_provision_state,last_error,maintenance,inspection_finished_at";
 
 export class IronicClient {
-    private next = 0;
-    private readonly agents: Map<string, unknown> = new Map();
+    // Assigned in the constructor: the `__provider` serializer drops field initializers.
+    private next: number;
+    private readonly agents: Map<string, unknown>;
     /** Requests sent per endpoint, for tests and progress. */
-    readonly requestsPerEndpoint: Record<string, number> = {};
+    readonly requestsPerEndpoint: Record<string, number>;
 
     constructor(private readonly conn: IronicConnection, private readonly maxAttempts = 6) {
         if (conn.endpoints.length === 0) throw new Error("IronicClient needs at least one endpoint");
+        this.next = 0;
+        this.agents = new Map();
+        this.requestsPerEndpoint = {};
     }
 
     /** Sends one request, moving to the next endpoint on connection errors and retrying transient answers. */
@@ -64,11 +77,11 @@ export class IronicClient {
                 if (res.status < 300 || okStatuses.includes(res.status)) {
                     return { status: res.status, data: (res.text ? JSON.parse(res.text) : undefined) as T };
                 }
-                if (!TRANSIENT_STATUS.includes(res.status)) throw new IronicApiError(res.status, method, path, res.text);
-                lastError = new IronicApiError(res.status, method, path, res.text);
+                if (!TRANSIENT_STATUS.includes(res.status)) throw ironicApiError(res.status, method, path, res.text);
+                lastError = ironicApiError(res.status, method, path, res.text);
                 await backoff(attempt, res.retryAfter);
             } catch (err) {
-                if (err instanceof IronicApiError && !TRANSIENT_STATUS.includes(err.status)) throw err;
+                if (isIronicApiError(err) && !TRANSIENT_STATUS.includes(err.status)) throw err;
                 lastError = err;
                 await backoff(attempt);
             }

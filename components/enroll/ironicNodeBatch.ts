@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mapBounded, sleep } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
-import { IronicApiError, IronicClient, IronicNode } from "./ironicApi";
+import { IronicClient, IronicNode } from "./ironicApi";
 import { EnrollAction, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
 
 export interface IronicNodeSpec {
@@ -208,4 +208,3 @@ export class IronicNodeBatch extends pulumi.dynamic.Resource {
 }
 
 export type IronicNodeBatchOutputs = BatchOutputs<IronicNodeBatchInputs>;
-export { IronicApiError };

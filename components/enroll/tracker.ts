@@ -41,10 +41,12 @@ export interface TrackerOptions {
 }
 
 export class HostTracker {
-    private readonly states = new Map<string, HostObservation>();
+    // Fields are assigned in the constructor, not initialized in place: the serializer that
+    // writes `__provider` keeps a class's constructor but drops its field initializers.
+    private readonly states: Map<string, HostObservation>;
     private readonly started: number;
-    private lastPrint = 0;
-    private lastLine = "";
+    private lastPrint: number;
+    private lastLine: string;
     private readonly heartbeatMs: number;
     private readonly minIntervalMs: number;
     private readonly log: (line: string) => void;
@@ -65,6 +67,9 @@ export class HostTracker {
         this.now = options.now ?? Date.now;
         this.observers = options.observers ?? [];
         this.started = this.now();
+        this.states = new Map();
+        this.lastPrint = 0;
+        this.lastLine = "";
     }
 
     observe(host: string, observation: HostObservation): void {

@@ -190,7 +190,7 @@ if ! pid_alive mariadb; then
     --datadir="$MY_DATA" --bind-address="$DB_IP" --port="$DB_PORT" --socket="$MY_SOCK" \
     --pid-file="$MY_RUN/mariadbd.pid" --log-error="$MY_RUN/error.log" \
     --max-connections=500 --skip-name-resolve --character-set-server=utf8mb3 \
-    --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2
+    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M --innodb-flush-log-at-trx-commit=2
 fi
 
 SQL_USER=root

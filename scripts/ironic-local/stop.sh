@@ -59,37 +59,46 @@ alive_pids() {
   done
 }
 
-signal_all() { # signal names...
-  local sig="$1"; shift
-  local pids
-  mapfile -t pids < <(alive_pids "$@")
-  [[ ${#pids[@]} -gt 0 ]] || return 0
-  kill "-$sig" "${pids[@]}" 2>/dev/null || true
+# Still running (exists and is not a zombie)? Identity was checked when the
+# pid was collected; an exiting process loses its cmdline before its sockets.
+running_pid() {
+  local stat rest
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  rest="${stat##*) }"
+  [[ "${rest:0:1}" != "Z" && "${rest:0:1}" != "X" ]]
 }
 
 stop_phase() { # label names...
   local label="$1"; shift
   [[ $# -gt 0 ]] || return 0
-  local pids
+  local pids p left
   mapfile -t pids < <(alive_pids "$@")
   if [[ ${#pids[@]} -eq 0 ]]; then return 0; fi
   log "stopping $label (${#pids[@]} processes)"
-  signal_all TERM "$@"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
   local deadline=$((SECONDS + TIMEOUT))
-  while (( SECONDS < deadline )); do
-    mapfile -t pids < <(alive_pids "$@")
-    [[ ${#pids[@]} -gt 0 ]] || return 0
+  while :; do
+    left=()
+    for p in "${pids[@]}"; do running_pid "$p" && left+=("$p"); done
+    [[ ${#left[@]} -gt 0 ]] || return 0
+    (( SECONDS < deadline )) || break
     sleep 0.2
   done
-  log "$label still running after ${TIMEOUT}s: SIGKILL ${pids[*]}"
-  signal_all KILL "$@"
-  sleep 0.5
+  log "$label still running after ${TIMEOUT}s: SIGKILL ${left[*]}"
+  kill -KILL "${left[@]}" 2>/dev/null || true
+  deadline=$((SECONDS + 10))
+  while (( SECONDS < deadline )); do
+    left=()
+    for p in "${pids[@]}"; do running_pid "$p" && left+=("$p"); done
+    [[ ${#left[@]} -gt 0 ]] || return 0
+    sleep 0.2
+  done
 }
 
 names_ironic=()
 if [[ -d "$S/pids" ]]; then
   for f in "$S"/pids/api-*.pid "$S"/pids/conductor-*.pid; do
-    [[ -e "$f" ]] && names_ironic+=("$(basename "$f" .pid)")
+    if [[ -e "$f" ]]; then names_ironic+=("$(basename "$f" .pid)"); fi
   done
 fi
 

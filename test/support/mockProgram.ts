@@ -94,7 +94,7 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
                     parent: req.getParent(),
                     dependencies: req.getDependenciesList(),
                     rawInputs: req.getObject()?.toJavaScript() ?? {},
-                    inputs: rpc.deserializeProperties(req.getObject()),
+                    inputs: unwrapSecrets(rpc.deserializeProperties(req.getObject())),
                     additionalSecretOutputs: secretOutputs,
                 });
                 // The engine marks additionalSecretOutputs secret; the mock monitor does not, so do it here.
@@ -114,6 +114,16 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => program())) ?? {};
     await settings.waitForRPCs();
     return { resources, outputs, generatedSecrets };
+}
+
+/** What a provider that does not accept secrets (every dynamic provider) receives from the engine. */
+export function unwrapSecrets(value: any): any {
+    if (isSecretWrapper(value)) return unwrapSecrets(value.value);
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
 }
 
 export function isSecretWrapper(value: unknown): boolean {

@@ -1,0 +1,158 @@
+// IronicNodeBatch as Pulumi runs it (rebuilt from `__provider`) against a real
+// Ironic: MariaDB + 3 API/conductor pairs from Debian packages, TLS and basic auth.
+import { strict as assert } from "assert";
+import { loadLabConfig } from "../components/config/load";
+import { buildInventory, Host, planBatches } from "../components/inventory/inventory";
+import { IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
+import { fakeHardwareNodeSpec } from "../components/enroll/specs";
+import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
+import { IronicLab, requireIronicOrSkip, startIronicLab } from "./support/ironicLocal";
+
+describe("IronicNodeBatch against a real Ironic with 3 conductors @real", function () {
+    this.timeout(600_000);
+    let lab: IronicLab;
+    const cfg = loadLabConfig({ mode: "ironic", nodes: "210", hostsPerSushy: "100" }, "ironic-real");
+    const inventory = buildInventory(cfg);
+    const logs: string[] = [];
+    const realLog = console.log;
+
+    before(async function () {
+        requireIronicOrSkip(this);
+        lab = await startIronicLab({ conductors: 3, tls: true });
+    });
+    after(async () => {
+        console.log = realLog;
+        await lab?.stop();
+    });
+    beforeEach(() => {
+        logs.length = 0;
+        console.log = (...args: unknown[]) => void logs.push(args.join(" "));
+    });
+    afterEach(() => {
+        console.log = realLog;
+    });
+
+    async function declareBatches(hosts: readonly Host[], overrides: Partial<Record<string, unknown>> = {}): Promise<CapturedResource[]> {
+        return captureDynamicResources(() => {
+            for (const batch of planBatches(hosts, 50)) {
+                new IronicNodeBatch(`ironic-batch-${batch.index}`, {
+                    label: `ironic-real/ironic-batch-${batch.index}`,
+                    hosts: batch.hosts.map(fakeHardwareNodeSpec),
+                    targetState: "available",
+                    timeoutSeconds: 240,
+                    endpoints: lab.endpoints,
+                    username: lab.username,
+                    password: lab.password,
+                    caPem: lab.caPem,
+                    apiVersion: "1.81",
+                    pollSeconds: 1,
+                    ...overrides,
+                });
+            }
+        });
+    }
+
+    const first200 = () => inventory.slice(0, 200);
+    let batches: CapturedResource[];
+    const outs: Record<string, any>[] = [];
+
+    it("brings 200 hosts in 4 batches of 50 to available, each node once, spread over all 3 conductors", async () => {
+        batches = await declareBatches(first200());
+        assert.equal(batches.length, 4);
+        for (const b of batches) {
+            const checked = await b.provider.check({}, b.inputs);
+            assert.deepEqual(checked.failures, []);
+            const created = await b.provider.create(checked.inputs);
+            assert.equal(created.id, b.inputs.label);
+            assert.equal(created.outs.status.ready, true, JSON.stringify(created.outs.status));
+            outs.push(created.outs);
+        }
+        const nodes = await lab.listNodes();
+        assert.equal(nodes.length, 200);
+        assert.equal(new Set(nodes.map((n) => n.name)).size, 200);
+        assert.ok(nodes.every((n) => n.provision_state === "available"), "every node available");
+        const perConductor = new Map<string, number>();
+        for (const n of nodes) perConductor.set(String(n.conductor), (perConductor.get(String(n.conductor)) ?? 0) + 1);
+        assert.deepEqual([...perConductor.keys()].sort(), [...lab.conductorHosts].sort(), `nodes per conductor: ${JSON.stringify([...perConductor])}`);
+        // Progress was shown, and no credential ever reached the output.
+        assert.ok(logs.some((l) => /\[ironic-real\/ironic-batch-0\] 50 hosts: available 50/.test(l)), logs.join("\n"));
+        assert.ok(!logs.some((l) => l.includes(lab.password)), "password printed");
+        assert.ok(!JSON.stringify(outs.map((o) => o.status)).includes(lab.password));
+    });
+
+    it("adopts existing nodes when create runs again (no duplicates, no errors)", async () => {
+        const before = await lab.listNodes();
+        const again = await batches[0].provider.create(batches[0].inputs);
+        assert.equal(again.outs.status.ready, true);
+        const after = await lab.listNodes();
+        assert.equal(after.length, 200);
+        assert.deepEqual(after.map((n) => n.uuid).sort(), before.map((n) => n.uuid).sort());
+    });
+
+    it("diff: hosts added, removed or changed are an update of the batch, never a replace; connection changes are not", async () => {
+        const b = batches[3];
+        const old = outs[3];
+        const same = await b.provider.diff(b.inputs.label, old, b.inputs);
+        assert.equal(same.changes, false);
+        const moved = await b.provider.diff(b.inputs.label, old, { ...b.inputs, endpoints: lab.endpoints.slice(0, 2) });
+        assert.equal(moved.changes, false, "a different endpoint list alone changes no host");
+        const fewer = await b.provider.diff(b.inputs.label, old, { ...b.inputs, hosts: b.inputs.hosts.slice(1) });
+        assert.equal(fewer.changes, true);
+        assert.deepEqual(fewer.replaces, []);
+        const changed = b.inputs.hosts.map((h: IronicNodeSpec, i: number) => (i === 0 ? { ...h, properties: { cpu_arch: "aarch64" } } : h));
+        assert.equal((await b.provider.diff(b.inputs.label, old, { ...b.inputs, hosts: changed })).changes, true);
+        assert.equal((await b.provider.diff(b.inputs.label, { ...old, status: { ...old.status, ready: false } }, b.inputs)).changes, true, "a failed batch is re-run");
+    });
+
+    it("update adding 10 hosts and removing 10 touches only those", async () => {
+        const b = batches[3];
+        const untouched = await lab.listNodes();
+        const updatedAt = new Map(untouched.map((n) => [n.uuid, n.updated_at]));
+        const removed = b.inputs.hosts.slice(40) as IronicNodeSpec[];
+        const added = inventory.slice(200, 210).map(fakeHardwareNodeSpec);
+        const news = { ...b.inputs, hosts: [...b.inputs.hosts.slice(0, 40), ...added] };
+        const result = await b.provider.update(b.inputs.label, outs[3], news);
+        assert.equal(result.outs!.status.ready, true);
+        outs[3] = result.outs!;
+        const nodes = await lab.listNodes();
+        assert.equal(nodes.length, 200);
+        const names = new Set(nodes.map((n) => n.name));
+        for (const h of removed) assert.ok(!names.has(h.name), `${h.name} removed`);
+        for (const h of added) assert.ok(names.has(h.name), `${h.name} added`);
+        const changedOthers = nodes.filter((n) => updatedAt.has(n.uuid) && n.updated_at !== updatedAt.get(n.uuid));
+        assert.deepEqual(changedOthers.map((n) => n.name), [], "hosts outside the change were not touched");
+        batches[3] = { ...b, inputs: news };
+    });
+
+    it("records a batch whose deadline passed as created-but-failed, and the next update resumes it", async () => {
+        const [slow] = await declareBatches(inventory.slice(0, 50).map((h) => ({ ...h, name: h.name.replace("host", "late"), uuid: h.uuid.replace(/^.{8}/, "0000aaaa") })) as Host[], {
+            label: "ironic-real/late-batch",
+            timeoutSeconds: 1,
+        });
+        let failure: any;
+        try {
+            await slow.provider.create(slow.inputs);
+        } catch (err) {
+            failure = err;
+        }
+        assert.ok(failure, "create must fail when the deadline passes");
+        assert.equal(failure.id, "ironic-real/late-batch");
+        assert.equal(failure.properties.status.ready, false);
+        assert.match(failure.message, /deadline of 1s passed: \d+ of 50 hosts not available/);
+        assert.match(failure.message, /late-00\d{3}: [a-z ]+: still waiting/);
+        assert.ok((failure.message.match(/^ {2}- /gm) ?? []).length <= 20, "at most 20 hosts listed");
+        assert.ok(!failure.message.includes(lab.password));
+        // Nothing was deleted on failure: the next `pulumi up` diffs, sees the failed status, and updates.
+        assert.equal((await slow.provider.diff(failure.id, failure.properties, slow.inputs)).changes, true);
+        const resumed = await slow.provider.update(failure.id, failure.properties, { ...slow.inputs, timeoutSeconds: 240 });
+        assert.equal(resumed.outs!.status.ready, true);
+        assert.equal((await lab.listNodes()).filter((n) => n.name?.includes("-late-")).length, 50, "no duplicates after resume");
+        await slow.provider.delete(failure.id, resumed.outs!);
+    });
+
+    it("delete removes every node of each batch and waits; deleting again succeeds", async () => {
+        for (const [i, b] of batches.entries()) await b.provider.delete(b.inputs.label, { ...outs[i], ...b.inputs });
+        assert.equal((await lab.listNodes()).length, 0);
+        await batches[0].provider.delete(batches[0].inputs.label, outs[0]);
+    });
+});
