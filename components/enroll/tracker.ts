@@ -68,7 +68,7 @@ export class HostTracker {
         this.observers = options.observers ?? [];
         this.started = this.now();
         this.states = new Map();
-        this.lastPrint = 0;
+        this.lastPrint = Number.NEGATIVE_INFINITY;
         this.lastLine = "";
     }
 

@@ -42,9 +42,21 @@ export function nameUuid(name: string): string {
  * index in the other three, so MACs never collide within a stack (up to 16M hosts).
  */
 export function bootMac(stack: string, index: number): string {
-    const prefix = createHash("sha1").update(`mac:${stack}`).digest();
-    const octets = [(prefix[0] & 0xfc) | 0x02, prefix[1], prefix[2], (index >>> 16) & 255, (index >>> 8) & 255, index & 255];
-    return octets.map((o) => o.toString(16).padStart(2, "0")).join(":");
+    return macWithPrefix(macPrefix(stack), index);
+}
+
+/** The stack's three MAC octets ("02:ab:cd"), computed once per inventory. */
+function macPrefix(stack: string): string {
+    const hash = createHash("sha1").update(`mac:${stack}`).digest();
+    return [(hash[0] & 0xfc) | 0x02, hash[1], hash[2]].map(hex2).join(":");
+}
+
+function macWithPrefix(prefix: string, index: number): string {
+    return `${prefix}:${hex2((index >>> 16) & 255)}:${hex2((index >>> 8) & 255)}:${hex2(index & 255)}`;
+}
+
+function hex2(octet: number): string {
+    return octet.toString(16).padStart(2, "0");
 }
 
 export function hostName(slug: string, index: number): string {
@@ -56,7 +68,7 @@ export function hostName(slug: string, index: number): string {
  * whole fleet), whose notifications go to fake-ipa (i mod S) mod F. Container c
  * runs on docker host c mod H and listens on sushyBase + c.
  */
-export function makeHost(cfg: InventoryConfig, index: number): Host {
+export function makeHost(cfg: InventoryConfig, index: number, mac = macPrefix(cfg.stack)): Host {
     const name = hostName(cfg.slug, index);
     const uuid = nameUuid(`${cfg.stack}/${index}`);
     const sushy = index % cfg.sushyContainers;
@@ -67,7 +79,7 @@ export function makeHost(cfg: InventoryConfig, index: number): Host {
         index,
         name,
         uuid,
-        bootMac: bootMac(cfg.stack, index),
+        bootMac: macWithPrefix(mac, index),
         sushy,
         fakeIpa: sushy % cfg.fakeIpaContainers,
         sushyEndpoint,
@@ -77,7 +89,8 @@ export function makeHost(cfg: InventoryConfig, index: number): Host {
 }
 
 export function buildInventory(cfg: InventoryConfig): Host[] {
-    return Array.from({ length: cfg.nodes }, (_, i) => makeHost(cfg, i));
+    const mac = macPrefix(cfg.stack);
+    return Array.from({ length: cfg.nodes }, (_, i) => makeHost(cfg, i, mac));
 }
 
 /** The hosts of each sushy-tools container: container c gets exactly its own share. */
