@@ -148,7 +148,7 @@ describe("batch core", () => {
         it("records a failed batch with its id and properties, and resumes on update", async () => {
             failing = new Set(["b"]);
             const err: any = await quiet(() => provider.create!(inputs(["a", "b"]))).catch((e) => e);
-            assert.ok(err instanceof Error);
+            assert.equal(err instanceof Error, true, "a plain Error the host can report");
             assert.equal(err.id, "t/b0");
             assert.equal(err.properties.status.ready, false);
             assert.match(err.message, /t\/b0: hosts failed: 1 of 2 hosts not ready:\n {2}- b: broken: it broke/);

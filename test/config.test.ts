@@ -130,7 +130,6 @@ describe("config loader", () => {
         ["docker host names repeat", { dockerHosts: [{ name: "a", url: "ssh://u@h1", address: "h1" }, { name: "a", url: "ssh://u@h2", address: "h2" }] }, "metal3-scale-lab:dockerHosts[1].name", /unique/],
         ["ironic microversion", { ironic: { apiVersion: "2" } }, "metal3-scale-lab:ironic.apiVersion", /microversion like 1.81/],
         ["inspector not boolean", { ironic: { inspector: "yes" } }, "metal3-scale-lab:ironic.inspector", /true or false/],
-        ["BMO settings in ironic mode", { mode: "ironic", bmoConcurrency: "4" }, "metal3-scale-lab:bmoConcurrency", /0 in ironic mode/],
     ];
     for (const [title, raw, key, allowed] of badCases) {
         it(`rejects ${title}, naming ${key}`, () => {

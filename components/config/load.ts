@@ -306,7 +306,6 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     if (clusters > nodes) top.problem("clusters", clusters, `be at most nodes (${nodes}): each workload cluster takes one host`);
     if (clusters > 0 && mode !== "capi") top.problem("clusters", clusters, `be 0 unless mode is capi (mode is ${mode})`);
     if (maxBoot < minBoot) top.problem("fakeIpaMaxBootSeconds", maxBoot, `be at least fakeIpaMinBootSeconds (${minBoot})`);
-    if (mode === "ironic" && bmoConcurrency > 0) top.problem("bmoConcurrency", bmoConcurrency, "be 0 in ironic mode (no BMO runs)");
 
     const managementCluster = readManagementCluster(issues, top, slug);
     const network = readNetwork(issues, top, conductors);

@@ -80,6 +80,12 @@ function sharedCheck<H extends NamedHost>(inputs: BatchInputs<H>): pulumi.dynami
 }
 
 export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>(driver: HostDriver<H, I>): pulumi.dynamic.ResourceProvider {
+    /** A batch-wide input other than the hosts and the connection changed. */
+    const settingsChanged = (olds: Record<string, unknown> | I, news: I): boolean =>
+        [...new Set([...Object.keys(olds), ...Object.keys(news)])].some(
+            (k) => !IGNORED_KEYS.includes(k) && k !== "hosts" && !driver.connectionKeys.includes(k) && canonicalJson((olds as any)[k]) !== canonicalJson((news as any)[k]),
+        );
+
     const tracking = (inputs: I, hosts: readonly H[], targets: string[], label = inputs.label): WaitContext => ({
         tracker: new HostTracker(label, hosts.map((h) => h.name), targets, { observers: driver.observers?.(inputs) }),
         deadline: new Deadline(Number(inputs.timeoutSeconds) * 1000),
@@ -117,13 +123,9 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
 
         async diff(_id: string, olds: BatchOutputs<I>, news: I) {
             const hosts = diffHosts(olds.hosts ?? [], news.hosts ?? []);
-            const connection = driver.connectionKeys;
-            const settingsChanged = [...new Set([...Object.keys(olds), ...Object.keys(news)])].some(
-                (k) => !IGNORED_KEYS.includes(k) && k !== "hosts" && !connection.includes(k) && canonicalJson((olds as any)[k]) !== canonicalJson((news as any)[k]),
-            );
             // A batch recorded as failed (or from a version without status) is re-run by the next up.
             const unfinished = olds.status !== undefined && olds.status.ready !== true;
-            return { changes: !isEmptyDiff(hosts) || settingsChanged || unfinished, replaces: [], deleteBeforeReplace: false };
+            return { changes: !isEmptyDiff(hosts) || settingsChanged(olds, news) || unfinished, replaces: [], deleteBeforeReplace: false };
         },
 
         async create(inputs: I) {
@@ -139,9 +141,10 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
                 ctx.tracker.report(true);
                 if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("removing hosts did not finish"));
             }
-            // Unchanged hosts are re-applied only if the last run did not finish: adoption makes that safe.
-            const unfinished = olds.status?.ready !== true;
-            const toApply = unfinished ? news.hosts : [...hosts.added, ...hosts.changed];
+            // Unchanged hosts are re-applied only if the last run did not finish or a batch-wide
+            // setting (e.g. the BMC password) changed: adoption makes re-applying safe.
+            const everyHost = olds.status?.ready !== true || settingsChanged(olds, news);
+            const toApply = everyHost ? news.hosts : [...hosts.added, ...hosts.changed];
             return { outs: await converge(id, news, toApply) };
         },
 

@@ -3,7 +3,8 @@
 // show up in a diff).
 import { LabConfig } from "../config/types";
 import { Host } from "../inventory/inventory";
-import { IronicNodeSpec } from "./ironicNodeBatch";
+import type { BmhSpec } from "./bareMetalHostBatch";
+import type { IronicNodeSpec } from "./ironicNodeBatch";
 
 /** The user sushy-tools accepts (its htpasswd holds only this user). */
 export const BMC_USERNAME = "admin";
@@ -36,4 +37,9 @@ export function redfishNodeSpec(host: Host, images: { kernel: string; ramdisk: s
 /** The same host for an Ironic with the fake-hardware type only (tests, dry runs): no BMC at all. */
 export function fakeHardwareNodeSpec(host: Host): IronicNodeSpec {
     return { name: host.name, uuid: host.uuid, bootMac: host.bootMac, driver: "fake-hardware", driverInfo: {}, properties: { cpu_arch: "x86_64" } };
+}
+
+/** A lab host as a BareMetalHost, as the study's create_nodes.py wrote it (legacy boot, online). */
+export function bareMetalHostSpec(host: Host): BmhSpec {
+    return { name: host.name, bootMac: host.bootMac, bmcAddress: host.redfishAddress, bootMode: "legacy", online: true };
 }

@@ -60,9 +60,22 @@ function mockOutputs(args: pulumi.runtime.MockResourceArgs, secrets: string[]): 
         secrets.push(result, bcryptHash);
         Object.assign(state, { result, bcryptHash });
     } else if (args.type === "command:local:Command" || args.type === "command:remote:Command") {
-        Object.assign(state, { stdout: "", stderr: "" });
+        // A command that prints a kubeconfig (the management cluster's) answers with a minimal one.
+        const stdout = String(args.inputs.create ?? "").includes("config view") ? mockKubeconfig(args.name) : "";
+        Object.assign(state, { stdout, stderr: "" });
     }
     return state;
+}
+
+function mockKubeconfig(name: string): string {
+    return [
+        "apiVersion: v1",
+        "kind: Config",
+        `clusters: [{name: ${name}, cluster: {server: "https://192.168.39.10:8443"}}]`,
+        `users: [{name: ${name}, user: {token: "${fakeValue(`token:${name}`, 32)}"}}]`,
+        `contexts: [{name: ${name}, context: {cluster: ${name}, user: ${name}}}]`,
+        `current-context: ${name}`,
+    ].join("\n");
 }
 
 export async function runProgram(program: () => unknown, options: RunOptions): Promise<ProgramRun> {

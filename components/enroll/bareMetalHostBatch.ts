@@ -1,0 +1,424 @@
+// BareMetalHostBatch: a batch of hosts enrolled through the Bare Metal
+// Operator (modes `bmo` and `capi`): per host a BMC credentials Secret and a
+// BareMetalHost, applied with server-side apply under one field manager, then
+// followed with ONE list + ONE watch per batch until every host is in the
+// target state. Budget: 2 requests per host to enroll, ~2 per batch to wait,
+// ~4 per batch to delete (deletecollection by label selector).
+import * as pulumi from "@pulumi/pulumi";
+import { mapBounded } from "./bounded";
+import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
+import type { HostObservation } from "./tracker";
+import { followCollection, isKubeApiError, KubeClient } from "./kubeClient";
+import type { KubeObject } from "./kubeClient";
+
+export interface BmhSpec {
+    /** BareMetalHost name (DNS-1123, at most 63 characters: it is also a label value). */
+    readonly name: string;
+    readonly bootMac: string;
+    /** e.g. redfish+http://192.168.111.1:8001/redfish/v1/Systems/<uuid> */
+    readonly bmcAddress: string;
+    readonly bootMode: "legacy" | "UEFI" | "UEFISecureBoot";
+    readonly online: boolean;
+    readonly disableCertificateVerification?: boolean;
+}
+
+export interface BareMetalHostBatchInputs extends BatchInputs<BmhSpec> {
+    /** Stack name (a label on every object). */
+    readonly stack: string;
+    /** Batch index within the stack (a label on every object). */
+    readonly batch: number;
+    readonly namespace: string;
+    /** Kubeconfig YAML of the management cluster (secret). */
+    readonly kubeconfig: string;
+    readonly bmcUsername: string;
+    /** BMC password (secret), stored in each host's `<host>-bmc-secret`. */
+    readonly bmcPassword: string;
+    /** Server-side apply field manager. */
+    readonly fieldManager: string;
+    /** `.status.provisioning.state` every host must reach; later lifecycle states count too (see doneStates). */
+    readonly targetState: string;
+    /** Requests in flight at once. */
+    readonly concurrency: number;
+    /** Each watch request ends after this long and is resumed from its last resourceVersion. */
+    readonly watchTimeoutSeconds: number;
+}
+
+export type BareMetalHostBatchOutputs = BatchOutputs<BareMetalHostBatchInputs>;
+
+// Module-level values are captured by value into `__provider`: plain arrays and objects only.
+const BMH_API = "/apis/metal3.io/v1alpha1";
+export const LABELS = {
+    stack: "metal3-scale-lab/stack",
+    batch: "metal3-scale-lab/batch",
+    batchIndex: "metal3-scale-lab/batch-index",
+    host: "metal3-scale-lab/host",
+    managedBy: "app.kubernetes.io/managed-by",
+} as const;
+const MANAGED_BY = "metal3-scale-lab";
+/** BMH lifecycle in order: reaching a state means every earlier one was passed. */
+const LIFECYCLE: readonly string[] = ["registering", "inspecting", "preparing", "available", "provisioning", "provisioned"];
+/** States a target may name: the lifecycle plus the two terminal states outside it. */
+const TARGETS: readonly string[] = [...LIFECYCLE, "externally provisioned", "unmanaged"];
+const BOOT_MODES: readonly string[] = ["legacy", "UEFI", "UEFISecureBoot"];
+/** Kubernetes answers that concern one object (the others stop the whole batch: auth, missing CRD/namespace...). */
+const PER_HOST_STATUS: readonly number[] = [400, 409, 422];
+
+/**
+ * States that count as `target` reached. A host that went past `available`
+ * (provisioning, provisioned, or deprovisioning back to available) was
+ * available and has been claimed, e.g. by CAPI in mode `capi`: on a resumed
+ * or re-run batch it is adopted as done instead of waited for forever.
+ */
+export function doneStates(target: string): string[] {
+    const i = LIFECYCLE.indexOf(target);
+    if (i < 0) return [target];
+    const later = LIFECYCLE.slice(i);
+    if (i <= LIFECYCLE.indexOf("available")) later.push("deprovisioning");
+    if (i <= LIFECYCLE.indexOf("provisioned")) later.push("externally provisioned");
+    return later;
+}
+
+/** A valid label value (<= 63 chars of [A-Za-z0-9_.-], alphanumeric at both ends) derived from any text. */
+export function labelValue(text: string): string {
+    let v = String(text).replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+    if (v.length > 63) {
+        // FNV-1a: keeps distinct long texts distinct after truncation.
+        let h = 0x811c9dc5;
+        for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+        v = `${v.slice(0, 54).replace(/[^A-Za-z0-9]+$/, "")}-${h.toString(16).padStart(8, "0")}`;
+    }
+    return v || "none";
+}
+
+export function batchLabels(inputs: Pick<BareMetalHostBatchInputs, "stack" | "label" | "batch">): Record<string, string> {
+    return {
+        [LABELS.stack]: labelValue(inputs.stack),
+        [LABELS.batch]: labelValue(inputs.label),
+        [LABELS.batchIndex]: String(inputs.batch),
+        [LABELS.managedBy]: MANAGED_BY,
+    };
+}
+
+/** Selects every object of the batch, or only the named hosts'. */
+export function batchSelector(inputs: Pick<BareMetalHostBatchInputs, "stack" | "label">, hostNames?: readonly string[]): string {
+    const parts = [`${LABELS.stack}=${labelValue(inputs.stack)}`, `${LABELS.batch}=${labelValue(inputs.label)}`];
+    if (hostNames) parts.push(`${LABELS.host} in (${hostNames.join(",")})`);
+    return parts.join(",");
+}
+
+export function secretName(host: string): string {
+    return `${host}-bmc-secret`;
+}
+
+export function secretManifest(inputs: BareMetalHostBatchInputs, spec: BmhSpec) {
+    return {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+            name: secretName(spec.name),
+            namespace: inputs.namespace,
+            labels: { ...batchLabels(inputs), [LABELS.host]: spec.name, "environment.metal3.io": "baremetal" },
+        },
+        type: "Opaque",
+        stringData: { username: inputs.bmcUsername, password: inputs.bmcPassword },
+    };
+}
+
+export function bmhManifest(inputs: BareMetalHostBatchInputs, spec: BmhSpec) {
+    return {
+        apiVersion: "metal3.io/v1alpha1",
+        kind: "BareMetalHost",
+        metadata: { name: spec.name, namespace: inputs.namespace, labels: { ...batchLabels(inputs), [LABELS.host]: spec.name } },
+        spec: {
+            bmc: { address: spec.bmcAddress, credentialsName: secretName(spec.name), disableCertificateVerification: spec.disableCertificateVerification ?? false },
+            bootMACAddress: spec.bootMac,
+            bootMode: spec.bootMode,
+            online: spec.online,
+        },
+    };
+}
+
+interface Bmh extends KubeObject {
+    readonly status?: {
+        readonly provisioning?: { readonly state?: string };
+        readonly operationalStatus?: string;
+        readonly errorType?: string;
+        readonly errorMessage?: string;
+    };
+}
+
+/** What the tracker is told about a BareMetalHost while waiting for `target`. */
+export function observeBmh(bmh: Bmh, target: string): HostObservation {
+    const status = bmh.status ?? {};
+    const state = status.provisioning?.state || (bmh.metadata.deletionTimestamp ? "deleting" : "new");
+    if (status.operationalStatus === "error") {
+        return { state, error: `${status.errorType || "error"}: ${status.errorMessage || "(no message)"}` };
+    }
+    if (bmh.metadata.deletionTimestamp) return { state: state === "new" ? "deleting" : state };
+    // Later lifecycle states count as the target (the tracker compares states exactly).
+    if (state !== target && doneStates(target).includes(state)) return { state: target };
+    return { state };
+}
+
+function paths(namespace: string) {
+    const ns = encodeURIComponent(namespace);
+    return {
+        secrets: `/api/v1/namespaces/${ns}/secrets`,
+        bmhs: `${BMH_API}/namespaces/${ns}/baremetalhosts`,
+    };
+}
+
+async function connect(inputs: BareMetalHostBatchInputs): Promise<KubeClient> {
+    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, redact: [inputs.bmcPassword] });
+}
+
+/** Server-side apply of one object (force: this field manager owns what it declares). */
+async function applyObject(client: KubeClient, collection: string, name: string, manifest: unknown, fieldManager: string): Promise<void> {
+    await client.request("PATCH", `${collection}/${encodeURIComponent(name)}`, {
+        query: { fieldManager, force: true },
+        body: manifest,
+        contentType: "application/apply-patch+yaml",
+    });
+}
+
+/**
+ * Applies each host's Secret then BareMetalHost (2 requests per host). An
+ * error about one object marks that host failed and the others go on; any
+ * other error (auth, missing namespace or CRD) stops the batch.
+ */
+async function applyHosts(client: KubeClient, inputs: BareMetalHostBatchInputs, hosts: readonly BmhSpec[], ctx: WaitContext): Promise<void> {
+    const p = paths(inputs.namespace);
+    const fieldManager = inputs.fieldManager || MANAGED_BY;
+    let stop: unknown;
+    const ticker = setInterval(() => ctx.tracker.report(), 1000);
+    try {
+        // Each worker runs a host's two requests in sequence: `concurrency` requests in flight.
+        await mapBounded(hosts, Math.max(1, Number(inputs.concurrency) || 10), async (spec) => {
+            // Past the deadline the rest stay unapplied ("still waiting"): the next up resumes them.
+            if (stop !== undefined || ctx.deadline.passed()) return;
+            try {
+                await applyObject(client, p.secrets, secretName(spec.name), secretManifest(inputs, spec), fieldManager);
+                await applyObject(client, p.bmhs, spec.name, bmhManifest(inputs, spec), fieldManager);
+                if (!ctx.tracker.stateOf(spec.name)) ctx.tracker.observe(spec.name, { state: "applied" });
+            } catch (err) {
+                if (isKubeApiError(err) && PER_HOST_STATUS.includes(err.status)) {
+                    ctx.tracker.observe(spec.name, { state: "not applied", error: err.message });
+                } else {
+                    stop ??= err;
+                }
+            }
+        });
+    } finally {
+        clearInterval(ticker);
+    }
+    if (stop !== undefined) throw stop;
+}
+
+const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
+    connectionKeys: ["kubeconfig", "concurrency", "timeoutSeconds", "watchTimeoutSeconds"],
+
+    check(inputs) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+        if (typeof inputs.stack !== "string" || inputs.stack === "") failures.push({ property: "stack", reason: "stack must be a non-empty string" });
+        if (!Number.isInteger(Number(inputs.batch)) || Number(inputs.batch) < 0) failures.push({ property: "batch", reason: `batch must be a non-negative integer, got ${inputs.batch}` });
+        if (typeof inputs.namespace !== "string" || inputs.namespace.length > 63 || !dns1123Label.test(inputs.namespace)) {
+            failures.push({ property: "namespace", reason: `namespace must be a DNS-1123 label, got ${JSON.stringify(inputs.namespace)}` });
+        }
+        if (typeof inputs.kubeconfig !== "string" || inputs.kubeconfig.trim() === "") {
+            failures.push({ property: "kubeconfig", reason: "kubeconfig must be the YAML text of a kubeconfig" });
+        } else {
+            // Never quote the kubeconfig or the parser's message: both may carry credentials.
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const k8s = require("@kubernetes/client-node");
+                const kc = new k8s.KubeConfig();
+                kc.loadFromString(inputs.kubeconfig);
+                if (!kc.getCurrentCluster()?.server) failures.push({ property: "kubeconfig", reason: "kubeconfig has no current context with a cluster server URL" });
+            } catch {
+                failures.push({ property: "kubeconfig", reason: "kubeconfig is not valid kubeconfig YAML" });
+            }
+        }
+        if (typeof inputs.bmcUsername !== "string" || inputs.bmcUsername === "") failures.push({ property: "bmcUsername", reason: "bmcUsername must be a non-empty string" });
+        if (typeof inputs.bmcPassword !== "string" || inputs.bmcPassword === "") failures.push({ property: "bmcPassword", reason: "bmcPassword must be a non-empty string" });
+        if (typeof inputs.fieldManager !== "string" || !/^[\x21-\x7e]{1,128}$/.test(inputs.fieldManager)) {
+            failures.push({ property: "fieldManager", reason: "fieldManager must be 1-128 printable characters without spaces" });
+        }
+        if (!TARGETS.includes(inputs.targetState)) failures.push({ property: "targetState", reason: `targetState must be one of ${TARGETS.join(", ")}; got ${inputs.targetState}` });
+        if (!Number.isInteger(Number(inputs.concurrency)) || Number(inputs.concurrency) < 1) failures.push({ property: "concurrency", reason: `concurrency must be an integer >= 1, got ${inputs.concurrency}` });
+        if (!(Number(inputs.watchTimeoutSeconds) >= 1)) failures.push({ property: "watchTimeoutSeconds", reason: `watchTimeoutSeconds must be at least 1, got ${inputs.watchTimeoutSeconds}` });
+        for (const [i, h] of inputs.hosts.entries()) {
+            if (!h || typeof h.name !== "string") continue; // reported by the shared check
+            const what = `hosts[${i}] (${h.name})`;
+            if (h.name.length > 63 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(h.name)) failures.push({ property: "hosts", reason: `${what}: name must be a lowercase DNS-1123 name of at most 63 characters` });
+            if (typeof h.bootMac !== "string" || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(h.bootMac)) failures.push({ property: "hosts", reason: `${what}: bootMac ${h.bootMac} is not a MAC address` });
+            if (typeof h.bmcAddress !== "string" || !/^[a-z][a-z0-9+.-]*:\/\/[^\s/]+/i.test(h.bmcAddress)) failures.push({ property: "hosts", reason: `${what}: bmcAddress ${h.bmcAddress} is not a BMC URL (e.g. redfish+http://host:port/redfish/v1/Systems/<uuid>)` });
+            if (!BOOT_MODES.includes(h.bootMode)) failures.push({ property: "hosts", reason: `${what}: bootMode must be one of ${BOOT_MODES.join(", ")}; got ${h.bootMode}` });
+            if (typeof h.online !== "boolean") failures.push({ property: "hosts", reason: `${what}: online must be true or false` });
+            if (h.disableCertificateVerification !== undefined && typeof h.disableCertificateVerification !== "boolean") {
+                failures.push({ property: "hosts", reason: `${what}: disableCertificateVerification must be true or false` });
+            }
+        }
+        return failures;
+    },
+
+    async apply(inputs, hosts, ctx) {
+        const client = await connect(inputs);
+        try {
+            await applyHosts(client, inputs, hosts, ctx);
+        } finally {
+            client.close();
+        }
+    },
+
+    async waitForHosts(inputs, ctx) {
+        const client = await connect(inputs);
+        const p = paths(inputs.namespace);
+        const wanted: string[] = inputs.hosts.map((h) => h.name);
+        const specs: Record<string, BmhSpec> = Object.fromEntries(inputs.hosts.map((h) => [h.name, h]));
+        const ours = (name: unknown): name is string => typeof name === "string" && Object.prototype.hasOwnProperty.call(specs, name);
+        const reapplied: string[] = [];
+        const failedApply = (name: string) => ctx.tracker.stateOf(name)?.state === "not applied";
+        // Hosts absent from the list although they should exist (deleted behind our back, or unchanged
+        // hosts of an update that someone removed): applied once more, from the next tick.
+        let missing: BmhSpec[] = [];
+        try {
+            await followCollection<Bmh>(client, {
+                path: p.bmhs,
+                labelSelector: batchSelector(inputs),
+                watchTimeoutSeconds: Number(inputs.watchTimeoutSeconds) || 300,
+                onList(items) {
+                    const seen: Record<string, boolean> = {};
+                    for (const bmh of items) {
+                        if (!ours(bmh.metadata.name)) continue;
+                        seen[bmh.metadata.name] = true;
+                        ctx.tracker.observe(bmh.metadata.name, observeBmh(bmh, inputs.targetState));
+                    }
+                    missing = wanted.filter((n) => !seen[n] && !failedApply(n) && !reapplied.includes(n)).map((n) => specs[n]);
+                },
+                onEvent(type, bmh) {
+                    const name = bmh.metadata?.name;
+                    if (!ours(name)) return;
+                    if (type === "DELETED") ctx.tracker.observe(name, { state: "deleted", error: "the BareMetalHost was deleted while the batch waited for it" });
+                    else ctx.tracker.observe(name, observeBmh(bmh, inputs.targetState));
+                },
+                finished: () => ctx.tracker.settled(),
+                remaining: () => ctx.deadline.remaining(),
+                tick: () => {
+                    if (missing.length > 0) {
+                        const again = missing;
+                        missing = [];
+                        reapplied.push(...again.map((h) => h.name));
+                        applyHosts(client, inputs, again, ctx).catch((err) => {
+                            for (const h of again) ctx.tracker.observe(h.name, { state: "not applied", error: err instanceof Error ? err.message : String(err) });
+                        });
+                    }
+                    ctx.tracker.report();
+                },
+            });
+        } finally {
+            client.close();
+        }
+    },
+
+    async remove(inputs, hosts, ctx) {
+        const client = await connect(inputs);
+        const p = paths(inputs.namespace);
+        const names = hosts.map((h) => h.name);
+        const all = names.length >= inputs.hosts.length && inputs.hosts.every((h) => names.includes(h.name));
+        // The whole batch by its labels, or only the named hosts (in chunks, to keep selectors short).
+        const selectors = all ? [batchSelector(inputs)] : chunks(names, 50).map((c) => batchSelector(inputs, c));
+        try {
+            for (const selector of selectors) {
+                await client.request("DELETE", p.bmhs, { query: { labelSelector: selector }, okStatuses: [404] });
+            }
+            // BMO holds each host with a finalizer until it has deprovisioned it: wait until they are gone,
+            // following the whole batch with one list + watch (other hosts' events are ignored).
+            await followCollection<Bmh>(client, {
+                path: p.bmhs,
+                labelSelector: batchSelector(inputs),
+                watchTimeoutSeconds: Number(inputs.watchTimeoutSeconds) || 300,
+                onList(items, status) {
+                    const present: Record<string, Bmh> = {};
+                    if (status < 300) for (const bmh of items) present[bmh.metadata.name] = bmh;
+                    for (const n of names) {
+                        const bmh = present[n];
+                        if (!bmh) ctx.tracker.observe(n, { state: "deleted" });
+                        else ctx.tracker.observe(n, { state: bmh.metadata.deletionTimestamp ? bmh.status?.provisioning?.state || "deleting" : "not deleted yet" });
+                    }
+                },
+                onEvent(type, bmh) {
+                    const name = bmh.metadata?.name;
+                    if (typeof name !== "string" || !names.includes(name)) return;
+                    if (type === "DELETED") ctx.tracker.observe(name, { state: "deleted" });
+                    else ctx.tracker.observe(name, { state: bmh.metadata.deletionTimestamp ? bmh.status?.provisioning?.state || "deleting" : "not deleted yet" });
+                },
+                finished: () => ctx.tracker.settled(),
+                remaining: () => ctx.deadline.remaining(),
+                tick: () => ctx.tracker.report(),
+            });
+            // Secrets last: BMO may need the credentials to power a host off before it lets it go.
+            if (ctx.tracker.settled()) {
+                for (const selector of selectors) {
+                    await client.request("DELETE", p.secrets, { query: { labelSelector: selector }, okStatuses: [404] });
+                }
+            }
+        } finally {
+            client.close();
+        }
+    },
+};
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+    const out: T[][] = [];
+    for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+    return out;
+}
+
+export const bareMetalHostBatchProvider = makeBatchProvider(driver);
+
+export interface BareMetalHostBatchArgs {
+    /** Defaults to `<stack>/bmh-batch-<NNN>`; the resource id and the batch label. */
+    readonly label?: pulumi.Input<string>;
+    /** Defaults to the current stack. */
+    readonly stack?: pulumi.Input<string>;
+    readonly batch: pulumi.Input<number>;
+    readonly namespace: pulumi.Input<string>;
+    readonly hosts: pulumi.Input<pulumi.Input<BmhSpec>[]>;
+    readonly kubeconfig: pulumi.Input<string>;
+    readonly bmcUsername: pulumi.Input<string>;
+    readonly bmcPassword: pulumi.Input<string>;
+    /** Default "metal3-scale-lab". */
+    readonly fieldManager?: pulumi.Input<string>;
+    /** Default "available". */
+    readonly targetState?: pulumi.Input<string>;
+    readonly timeoutSeconds: pulumi.Input<number>;
+    /** Requests in flight at once; default 10. */
+    readonly concurrency?: pulumi.Input<number>;
+    /** Default 300. */
+    readonly watchTimeoutSeconds?: pulumi.Input<number>;
+}
+
+export class BareMetalHostBatch extends pulumi.dynamic.Resource {
+    public readonly status!: pulumi.Output<BatchStatus>;
+    public readonly hosts!: pulumi.Output<BmhSpec[]>;
+    public readonly label!: pulumi.Output<string>;
+
+    constructor(name: string, args: BareMetalHostBatchArgs, opts?: pulumi.CustomResourceOptions) {
+        const stack = args.stack ?? pulumi.getStack();
+        const label = args.label ?? pulumi.all([stack, args.batch]).apply(([s, b]) => `${s}/bmh-batch-${String(b).padStart(3, "0")}`);
+        const props = {
+            ...args,
+            label,
+            stack,
+            fieldManager: args.fieldManager ?? MANAGED_BY,
+            targetState: args.targetState ?? "available",
+            concurrency: args.concurrency ?? 10,
+            watchTimeoutSeconds: args.watchTimeoutSeconds ?? 300,
+            kubeconfig: pulumi.secret(args.kubeconfig),
+            bmcPassword: pulumi.secret(args.bmcPassword),
+            status: undefined,
+        };
+        super(bareMetalHostBatchProvider, name, props, { ...opts, additionalSecretOutputs: ["kubeconfig", "bmcPassword"] }, "enroll", "BareMetalHostBatch");
+    }
+}

@@ -1,0 +1,274 @@
+// The lab host's libvirt networks and the firewall ports the lab needs.
+//
+// One lab per host: the libvirt networks keep the fixed names the study and
+// metal3-dev-env use (`provisioning`, `baremetal`; minikube attaches to them by
+// name and the bridges carry the same names), so two stacks cannot share a host.
+// Each network's XML carries a UUID derived from the stack: a second stack (or
+// a metal3-dev-env) owning a same-named network makes `net-define` fail instead
+// of silently taking it over, and delete leaves networks with another UUID alone.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { LabConfig } from "../config/types";
+import { nameUuid } from "../inventory/inventory";
+import { childName, typeToken } from "../naming";
+import { formatIpv4, parseCidr, parseIpv4, usableRange } from "./ipv4";
+import { SUDO_PREAMBLE, shQuote, shScript } from "./shell";
+
+export const LIBVIRT_URI = "qemu:///system";
+export const PROVISIONING_NETWORK = "provisioning";
+export const BAREMETAL_NETWORK = "baremetal";
+
+export interface LibvirtNetwork {
+    readonly name: string;
+    /** Linux bridge libvirt creates for the network (same name, at most 15 characters). */
+    readonly bridge: string;
+    readonly uuid: string;
+    /** The lab host's address on the bridge. */
+    readonly hostIp: string;
+    readonly prefix: number;
+    /** nat: guests reach the outside through the host; isolated: host and guests only. */
+    readonly forward: "nat" | "isolated";
+    /** libvirt's own DHCP; absent on provisioning, where Ironic's dnsmasq answers. */
+    readonly dhcp?: { readonly first: string; readonly last: string };
+}
+
+export type NetworkInputs = Pick<LabConfig, "stack" | "network">;
+
+function prefixOf(cidr: string): number {
+    const parsed = parseCidr(cidr);
+    if (!parsed) throw new Error(`not an IPv4 CIDR: ${cidr}`);
+    return parsed.prefix;
+}
+
+/** Isolated bridge without DHCP or DNS: Ironic's dnsmasq in the cluster serves it. */
+export function provisioningNetwork(cfg: NetworkInputs): LibvirtNetwork {
+    return {
+        name: PROVISIONING_NETWORK,
+        bridge: PROVISIONING_NETWORK,
+        uuid: nameUuid(`${cfg.stack}/libvirt-network/${PROVISIONING_NETWORK}`),
+        hostIp: cfg.network.provisioningHostIp,
+        prefix: prefixOf(cfg.network.provisioningCidr),
+        forward: "isolated",
+    };
+}
+
+/** NAT network; its DHCP hands the minikube VM its address (kvm2 reads the lease). */
+export function baremetalNetwork(cfg: NetworkInputs): LibvirtNetwork {
+    return {
+        name: BAREMETAL_NETWORK,
+        bridge: BAREMETAL_NETWORK,
+        uuid: nameUuid(`${cfg.stack}/libvirt-network/${BAREMETAL_NETWORK}`),
+        hostIp: cfg.network.baremetalHostIp,
+        prefix: prefixOf(cfg.network.baremetalCidr),
+        forward: "nat",
+        dhcp: baremetalDhcpRange(cfg.network.baremetalCidr, cfg.network.baremetalHostIp),
+    };
+}
+
+/**
+ * DHCP range on the baremetal network: host numbers 20-60 as in the study
+ * (clipped to the block), or, when the host IP sits inside that, the larger
+ * side of the usable range around the host IP.
+ */
+export function baremetalDhcpRange(cidr: string, hostIp: string): { first: string; last: string } {
+    const block = parseCidr(cidr);
+    const host = parseIpv4(hostIp);
+    if (!block || host === undefined) throw new Error(`bad baremetal network ${cidr} / ${hostIp}`);
+    const [lo, hi] = usableRange(block);
+    let first = Math.max(lo, block.network + 20);
+    let last = Math.min(hi, block.network + 60);
+    if (first > last || (host >= first && host <= last)) {
+        [first, last] = host - lo >= hi - host ? [lo, host - 1] : [host + 1, hi];
+    }
+    if (first > last) throw new Error(`no room for DHCP in ${cidr} beside ${hostIp}`);
+    return { first: formatIpv4(first), last: formatIpv4(last) };
+}
+
+function xmlAttr(value: string | number): string {
+    return String(value).replace(/&/g, "&amp;").replace(/'/g, "&apos;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function netmask(prefix: number): string {
+    return formatIpv4(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+}
+
+/** libvirt network XML (https://libvirt.org/formatnetwork.html). */
+export function renderLibvirtNetworkXml(net: LibvirtNetwork): string {
+    const lines = ["<network>", `  <name>${xmlAttr(net.name)}</name>`, `  <uuid>${xmlAttr(net.uuid)}</uuid>`];
+    if (net.forward === "nat") {
+        lines.push("  <forward mode='nat'>", "    <nat>", "      <port start='1024' end='65535'/>", "    </nat>", "  </forward>");
+    }
+    // STP off on the isolated bridge: no loops possible, and no 30 s forwarding delay for PXE.
+    lines.push(`  <bridge name='${xmlAttr(net.bridge)}' stp='${net.forward === "nat" ? "on" : "off"}' delay='0'/>`);
+    if (!net.dhcp) lines.push("  <dns enable='no'/>");
+    const ip = `  <ip address='${xmlAttr(net.hostIp)}' netmask='${netmask(net.prefix)}'`;
+    if (net.dhcp) {
+        lines.push(`${ip}>`, "    <dhcp>", `      <range start='${xmlAttr(net.dhcp.first)}' end='${xmlAttr(net.dhcp.last)}'/>`, "    </dhcp>", "  </ip>");
+    } else {
+        lines.push(`${ip}/>`);
+    }
+    lines.push("</network>");
+    return lines.join("\n") + "\n";
+}
+
+const VIRSH = `virsh -c ${LIBVIRT_URI}`;
+
+/** Defines, autostarts and starts the network; succeeds when it already runs. */
+export function defineNetworkCommand(net: LibvirtNetwork): string {
+    const name = shQuote(net.name);
+    return shScript([
+        `xml=$(mktemp)`,
+        `trap 'rm -f "$xml"' EXIT`,
+        `printf '%s' ${shQuote(renderLibvirtNetworkXml(net))} >"$xml"`,
+        // Same UUID as before: net-define updates our definition in place.
+        `${VIRSH} net-define "$xml"`,
+        `${VIRSH} net-autostart ${name}`,
+        `if ! ${VIRSH} net-list --name | grep -qx ${name}; then ${VIRSH} net-start ${name}; fi`,
+    ]);
+}
+
+/** Stops and undefines the network if it exists and is ours (same UUID); succeeds when it is gone. */
+export function undefineNetworkCommand(net: LibvirtNetwork): string {
+    const name = shQuote(net.name);
+    return shScript([
+        `if ! ${VIRSH} net-info ${name} >/dev/null 2>&1; then exit 0; fi`,
+        `uuid=$(${VIRSH} net-uuid ${name})`,
+        `if [ "$uuid" != ${shQuote(net.uuid)} ]; then echo "libvirt network ${net.name} has UUID $uuid, not this lab's: left alone" >&2; exit 0; fi`,
+        `if ${VIRSH} net-list --name | grep -qx ${name}; then ${VIRSH} net-destroy ${name}; fi`,
+        `${VIRSH} net-undefine ${name}`,
+    ]);
+}
+
+export interface PortRule {
+    readonly from: number;
+    readonly to: number;
+    readonly protocol: "tcp" | "udp";
+    readonly purpose: string;
+}
+
+export type FirewallInputs = Pick<LabConfig, "ports" | "ironic" | "sushyContainers" | "fakeIpaContainers">;
+
+/** Every port the lab's guests (the minikube VM) must reach on the lab host. */
+export function labFirewallPorts(cfg: FirewallInputs): PortRule[] {
+    const p = cfg.ports;
+    const tcp = (from: number, to: number, purpose: string): PortRule => ({ from, to, protocol: "tcp", purpose });
+    const udp = (from: number, to: number, purpose: string): PortRule => ({ from, to, protocol: "udp", purpose });
+    return [
+        tcp(p.ironicApi, p.ironicApi, "Ironic API"),
+        ...(cfg.ironic.inspector ? [tcp(p.inspector, p.inspector, "ironic-inspector API")] : []),
+        tcp(p.httpd, p.httpd, "Ironic httpd (IPA images, virtual media)"),
+        tcp(p.ironicJsonRpc, p.ironicJsonRpc, "Ironic json-rpc between conductors"),
+        tcp(p.registry, p.registry, "local image registry"),
+        tcp(p.sushyBase, p.sushyBase + cfg.sushyContainers - 1, "sushy-tools Redfish BMCs"),
+        tcp(p.fakeIpaBase, p.fakeIpaBase + cfg.fakeIpaContainers - 1, "fake-ipa agents"),
+        tcp(p.fkas, p.fkas, "fake Kubernetes API server (FKAS)"),
+        tcp(53, 53, "DNS"),
+        udp(53, 53, "DNS"),
+        udp(67, 69, "DHCP and TFTP"),
+        udp(546, 547, "DHCPv6"),
+        udp(5353, 5353, "mDNS"),
+        udp(6230, 6230, "IPMI (virtual BMC)"),
+    ];
+}
+
+function firewalldPort(r: PortRule): string {
+    return `${r.from === r.to ? r.from : `${r.from}-${r.to}`}/${r.protocol}`;
+}
+
+function iptablesRule(r: PortRule, tag: string): string {
+    return `-i "$br" -p ${r.protocol} --dport ${r.from === r.to ? r.from : `${r.from}:${r.to}`} -m comment --comment ${shQuote(tag)} -j ACCEPT`;
+}
+
+/**
+ * One approach per host, chosen at run time: when firewalld runs it owns the
+ * ruleset (and libvirt puts its bridges in firewalld's `libvirt` zone, which
+ * rejects guest-to-host traffic except listed services), so ports are opened in
+ * the bridges' zones, at runtime and permanently. Without firewalld, iptables
+ * rules scoped to the lab bridges go first in INPUT (iptables works on both the
+ * nft and legacy backends). With neither there is no host firewall to open.
+ */
+function firewallScript(rules: readonly PortRule[], bridges: readonly string[], tag: string, open: boolean): string {
+    const flag = open ? "--add-port" : "--remove-port";
+    const ports = rules.map((r) => `${flag}=${firewalldPort(r)}`).join(" ");
+    const brs = bridges.map(shQuote).join(" ");
+    const iptables = rules.map((r) =>
+        open
+            ? `    $SUDO iptables -C INPUT ${iptablesRule(r, tag)} 2>/dev/null || $SUDO iptables -I INPUT ${iptablesRule(r, tag)}`
+            : `    while $SUDO iptables -D INPUT ${iptablesRule(r, tag)} 2>/dev/null; do :; done`,
+    );
+    return shScript([
+        // iptables lives in /usr/sbin, which a normal user's PATH lacks on Debian.
+        `PATH="$PATH:/usr/sbin:/sbin"`,
+        SUDO_PREAMBLE,
+        `if command -v firewall-cmd >/dev/null 2>&1 && $SUDO firewall-cmd --state >/dev/null 2>&1; then`,
+        `  zones=$(for br in ${brs}; do $SUDO firewall-cmd --get-zone-of-interface="$br" 2>/dev/null || echo libvirt; done | sort -u)`,
+        `  for zone in $zones; do`,
+        `    $SUDO firewall-cmd --zone="$zone" ${ports}`,
+        `    $SUDO firewall-cmd --permanent --zone="$zone" ${ports}`,
+        `  done`,
+        `elif command -v iptables >/dev/null 2>&1; then`,
+        `  for br in ${brs}; do`,
+        ...iptables,
+        `  done`,
+        `else`,
+        `  echo "neither firewalld nor iptables found: no host firewall to ${open ? "open" : "close"}" >&2`,
+        `fi`,
+    ]);
+}
+
+export function firewallOpenCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string): string {
+    return firewallScript(rules, bridges, tag, true);
+}
+
+export function firewallCloseCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string): string {
+    return firewallScript(rules, bridges, tag, false);
+}
+
+export interface HostNetworkArgs {
+    readonly config: LabConfig;
+}
+
+export class HostNetwork extends pulumi.ComponentResource {
+    /** libvirt network (and bridge) names minikube attaches to. */
+    public readonly provisioningNetwork: string;
+    public readonly baremetalNetwork: string;
+    /** Ports opened for the lab's guests on the lab host. */
+    public readonly firewallPorts: readonly PortRule[];
+    public readonly networkCommands: command.local.Command[];
+    public readonly firewall: command.local.Command;
+
+    constructor(name: string, args: HostNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(typeToken("network", "HostNetwork"), name, {}, opts);
+        const cfg = args.config;
+        const networks = [provisioningNetwork(cfg), baremetalNetwork(cfg)];
+        // Fixed names outside Pulumi's control: the old object must be gone before its replacement exists.
+        this.networkCommands = networks.map(
+            (net) =>
+                new command.local.Command(
+                    childName(name, net.name),
+                    { create: defineNetworkCommand(net), delete: undefineNetworkCommand(net), triggers: [renderLibvirtNetworkXml(net)] },
+                    { parent: this, deleteBeforeReplace: true },
+                ),
+        );
+        this.firewallPorts = labFirewallPorts(cfg);
+        const bridges = networks.map((n) => n.bridge);
+        const tag = `${cfg.project}:${cfg.stack}`;
+        this.firewall = new command.local.Command(
+            childName(name, "firewall"),
+            {
+                create: firewallOpenCommand(this.firewallPorts, bridges, tag),
+                delete: firewallCloseCommand(this.firewallPorts, bridges, tag),
+                // A changed port set closes the old ports before opening the new ones.
+                triggers: [JSON.stringify({ ports: this.firewallPorts, bridges })],
+            },
+            { parent: this, deleteBeforeReplace: true, dependsOn: this.networkCommands },
+        );
+        this.provisioningNetwork = networks[0].name;
+        this.baremetalNetwork = networks[1].name;
+        this.registerOutputs({
+            provisioningNetwork: this.provisioningNetwork,
+            baremetalNetwork: this.baremetalNetwork,
+            firewallPorts: this.firewallPorts,
+        });
+    }
+}

@@ -1,0 +1,77 @@
+// Where upstream images live once mirrored into the lab's registry (pure).
+import { ImageName, ImagesConfig } from "../config/types";
+
+export interface ImageRef {
+    /** Registry host (with port) or undefined for Docker Hub. */
+    readonly registry?: string;
+    /** Repository path inside the registry, e.g. `metal3-io/ironic`. */
+    readonly repository: string;
+    readonly tag?: string;
+    /** `sha256:<64 hex>` */
+    readonly digest?: string;
+}
+
+/**
+ * Splits a reference the way Docker does: the first path segment is a registry
+ * only if it has a dot or a port or is `localhost`; a `:` after the last `/`
+ * starts the tag; `@` starts the digest.
+ */
+export function parseImageRef(ref: string): ImageRef {
+    const at = ref.indexOf("@");
+    const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+    const named = at >= 0 ? ref.slice(0, at) : ref;
+    if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new Error(`bad digest in image reference ${ref}`);
+    const slash = named.lastIndexOf("/");
+    const colon = named.lastIndexOf(":");
+    const tag = colon > slash ? named.slice(colon + 1) : undefined;
+    const path = colon > slash ? named.slice(0, colon) : named;
+    const first = path.split("/")[0];
+    const hasRegistry = path.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+    const registry = hasRegistry ? first : undefined;
+    const repository = hasRegistry ? path.slice(first.length + 1) : path;
+    if (!repository || (tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(tag))) throw new Error(`bad image reference ${ref}`);
+    return { registry, repository, tag, digest };
+}
+
+/**
+ * The mirror of `upstream` in the registry at `registryAddress` (host:port):
+ * `<registryAddress>/localimages/<repository basename>:<tag>`. A digest-pinned
+ * image is tagged `sha256-<hex>`: a push stores the platform manifest, whose
+ * digest differs from an upstream manifest list, so the digest cannot be kept
+ * as a reference, but the tag still names exactly one upstream image.
+ */
+export function localImageRef(upstream: string, registryAddress: string): string {
+    const ref = parseImageRef(upstream);
+    const basename = ref.repository.slice(ref.repository.lastIndexOf("/") + 1);
+    const tag = ref.digest ? ref.digest.replace(":", "-") : ref.tag;
+    if (!tag) throw new Error(`image ${upstream} is not pinned to a tag or digest: mirroring it would not be reproducible`);
+    return `${registryAddress}/localimages/${basename}:${tag}`;
+}
+
+/** Images mirrored into the registry: all of them but the registry's own. */
+export type MirroredImageName = Exclude<ImageName, "registry">;
+
+export interface MirrorEntry {
+    readonly name: MirroredImageName;
+    readonly upstream: string;
+    /** Reference the registry host's daemon pushes to (loopback: no TLS needed). */
+    readonly pushRef: string;
+    /** Reference the lab's consumers pull (minikube, containers). */
+    readonly localRef: string;
+}
+
+/** One entry per mirrored image; two different upstream images may not land on one local name. */
+export function mirrorPlan(images: ImagesConfig, pushAddress: string, registryAddress: string): MirrorEntry[] {
+    const plan = (Object.keys(images) as ImageName[])
+        .filter((n): n is MirroredImageName => n !== "registry")
+        .map((name) => ({ name, upstream: images[name], pushRef: localImageRef(images[name], pushAddress), localRef: localImageRef(images[name], registryAddress) }));
+    const byRef = new Map<string, MirrorEntry>();
+    for (const entry of plan) {
+        const other = byRef.get(entry.localRef);
+        if (other && other.upstream !== entry.upstream) {
+            throw new Error(`images.${other.name} (${other.upstream}) and images.${entry.name} (${entry.upstream}) would both be mirrored as ${entry.localRef}`);
+        }
+        byRef.set(entry.localRef, entry);
+    }
+    return plan;
+}
