@@ -22,15 +22,19 @@ export const SCALAR_DEFAULTS = {
     fakeIpaMaxBootSeconds: 30,
 } as const;
 
+// Release tags where upstream publishes them. fake-ipa, FKAS and the IPA
+// downloader are published only from main (`main` or `main_<date>_<sha>` tags):
+// pin a `main_<date>_<sha>` tag or a digest in the stack's `images` for a
+// reproducible lab (`skopeo list-tags docker://quay.io/metal3-io/fake-ipa`).
 export const DEFAULT_IMAGES: ImagesConfig = {
     registry: "docker.io/library/registry:2.8.3",
     ironic: "quay.io/metal3-io/ironic:v26.0.1",
-    mariadb: "quay.io/metal3-io/mariadb:v26.0.1",
-    sushyTools: "quay.io/metal3-io/sushy-tools:v1.3.0",
-    fakeIpa: "quay.io/metal3-io/fake-ipa:v0.1.0",
+    mariadb: "quay.io/metal3-io/mariadb:capm3-v1.9.0",
+    sushyTools: "quay.io/metal3-io/sushy-tools:v26.0.1",
+    fakeIpa: "quay.io/metal3-io/fake-ipa:main",
     bmo: "quay.io/metal3-io/baremetal-operator:v0.9.0",
-    fkas: "quay.io/metal3-io/metal3-fkas:v1.9.0",
-    ipaDownloader: "quay.io/metal3-io/ironic-ipa-downloader:v26.0.1",
+    fkas: "quay.io/metal3-io/metal3-fkas:main",
+    ipaDownloader: "quay.io/metal3-io/ironic-ipa-downloader:main",
     certManagerController: "quay.io/jetstack/cert-manager-controller:v1.16.2",
     certManagerCainjector: "quay.io/jetstack/cert-manager-cainjector:v1.16.2",
     certManagerWebhook: "quay.io/jetstack/cert-manager-webhook:v1.16.2",

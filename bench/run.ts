@@ -1,0 +1,61 @@
+// Evaluation cost of the lab program under Pulumi's mock runtime, against the
+// naive design in the same process: one Secret + one BareMetalHost resource
+// per host (what a per-host stack would register). Prints figures and ratios;
+// asserts nothing. Run: npm run bench  (node --expose-gc gives steadier memory).
+import * as k8s from "@pulumi/kubernetes";
+import { loadLabConfig } from "../components/config/load";
+import { buildInventory } from "../components/inventory/inventory";
+import { ProgramRun, runProgram, stackConfig } from "../test/support/mockProgram";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const labProgram: () => Promise<Record<string, unknown>> = require("../index");
+
+interface Figure {
+    readonly resources: number;
+    readonly ms: number;
+    readonly heapMb: number;
+}
+
+function naiveProgram(nodes: number) {
+    return () => {
+        const cfg = loadLabConfig({ nodes: String(nodes), hostsPerSushy: "1000" }, "bench");
+        for (const host of buildInventory(cfg)) {
+            const secret = new k8s.core.v1.Secret(`${host.name}-bmc-secret`, { metadata: { name: `${host.name}-bmc-secret`, namespace: "metal3" }, stringData: { username: "admin", password: "x" } });
+            new k8s.apiextensions.CustomResource(host.name, {
+                apiVersion: "metal3.io/v1alpha1",
+                kind: "BareMetalHost",
+                metadata: { name: host.name, namespace: "metal3" },
+                spec: { online: true, bootMACAddress: host.bootMac, bmc: { address: host.redfishAddress, credentialsName: secret.metadata.name } },
+            });
+        }
+    };
+}
+
+async function measure(run: () => Promise<ProgramRun>): Promise<Figure> {
+    (global as { gc?: () => void }).gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const start = process.hrtime.bigint();
+    const result = await run();
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+    return { resources: result.resources.length, ms, heapMb };
+}
+
+async function main() {
+    const sizes = (process.env.BENCH_NODES ?? "1000,5000").split(",").map(Number);
+    console.log("nodes  design          resources   time(ms)   heap(MB)");
+    for (const nodes of sizes) {
+        const naive = await measure(() => runProgram(naiveProgram(nodes), { stack: "bench", config: {} }));
+        const sushy = Math.ceil(nodes / 50);
+        const lab = await measure(() => runProgram(labProgram, { stack: "bench", config: stackConfig("scale1000", { nodes, sushyContainers: sushy, fakeIpaContainers: sushy }) }));
+        for (const [name, f] of [["per-host (naive)", naive], ["batched (lab)", lab]] as const) {
+            console.log(`${String(nodes).padStart(5)}  ${name.padEnd(16)} ${String(f.resources).padStart(9)} ${f.ms.toFixed(0).padStart(10)} ${f.heapMb.toFixed(1).padStart(10)}`);
+        }
+        console.log(`       ratio lab/naive: resources ${(lab.resources / naive.resources).toFixed(3)}, time ${(lab.ms / naive.ms).toFixed(2)}, heap ${(lab.heapMb / Math.max(naive.heapMb, 0.1)).toFixed(2)}`);
+    }
+}
+
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});

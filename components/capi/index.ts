@@ -1,0 +1,4 @@
+export * from "./render";
+export * from "./clusterApi";
+export * from "./fakeApiServer";
+export * from "./clusterSide";

@@ -1,0 +1,4 @@
+export * from "./imageRef";
+export * from "./sizing";
+export * from "./render";
+export * from "./ironicCluster";

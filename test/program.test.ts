@@ -1,0 +1,169 @@
+// The whole program (index.ts) under Pulumi's mock runtime, fed each stack
+// file's config exactly as the CLI would, in every mode; and the preview diff
+// between two configs, asserted resource by resource.
+import { strict as assert } from "assert";
+import { loadLabConfig } from "../components/config/load";
+import { countByType, runLab } from "./support/labProgram";
+import { plainStrings, ProgramRun, stackConfig } from "./support/mockProgram";
+import { previewDiff } from "./support/previewDiff";
+import { rebuildProvider } from "./support/capturedProvider";
+
+const MODES = ["ironic", "bmo", "capi"] as const;
+const STACKS = ["dev", "scale1000"] as const;
+
+function rawConfig(stack: string, overrides: Record<string, unknown>): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
+        raw[key.split(":")[1]] = /^[[{]/.test(text) ? JSON.parse(text) : text;
+    }
+    return raw;
+}
+
+describe("the lab program under mocks", function () {
+    this.timeout(120_000);
+
+    for (const stack of STACKS) {
+        for (const mode of MODES) {
+            describe(`${stack} stack, ${mode} mode`, () => {
+                const overrides = { mode, ...(mode === "capi" ? { clusters: 5 } : {}) };
+                const cfg = loadLabConfig(rawConfig(stack, overrides), stack);
+                let run: ProgramRun;
+                before(async () => {
+                    run = await runLab(stack, overrides);
+                });
+
+                it("declares resources in the numbers the config asks for", () => {
+                    const counts = countByType(run);
+                    const batches = Math.ceil(cfg.nodes / cfg.batchSize);
+                    const kind = mode === "ironic" ? "IronicNodeBatch" : "BareMetalHostBatch";
+                    assert.equal(counts[`pulumi-nodejs:dynamic/enroll:${kind}`], batches);
+                    assert.equal(run.outputs.batches, batches);
+                    assert.equal(run.outputs.hostCount, cfg.nodes);
+                    const containers = run.resources.filter((r) => r.type === "docker:index/container:Container").map((r) => r.name);
+                    assert.equal(containers.filter((n) => n.startsWith("sushy-")).length, cfg.sushyContainers);
+                    assert.equal(containers.filter((n) => n.startsWith("fake-ipa-")).length, cfg.fakeIpaContainers);
+                    const deployments = run.resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment");
+                    const conductors = deployments.filter((d) => JSON.stringify(d.inputs.spec?.template?.spec?.containers ?? []).includes("runironic"));
+                    assert.equal(conductors.length, cfg.conductors);
+                    assert.equal(counts["metal3-scale-lab:bmo:Bmo"] ?? 0, mode === "ironic" ? 0 : 1);
+                    assert.equal(counts["metal3-scale-lab:capi:ClusterApi"] ?? 0, mode === "capi" ? 1 : 0);
+                    assert.equal(counts["metal3-scale-lab:capi:FakeApiServer"] ?? 0, mode === "capi" ? 1 : 0);
+                    // The stack stays small: resources grow with batches and containers, not with hosts.
+                    assert.ok(run.resources.length < 120 + batches + cfg.sushyContainers + cfg.fakeIpaContainers + 4 * cfg.conductors, `${run.resources.length} resources`);
+                });
+
+                it("parents every resource to a component, except the stack's own components", () => {
+                    const stackUrn = run.resources.find((r) => r.type === "pulumi:pulumi:Stack")!.urn;
+                    const topLevel = run.resources.filter((r) => r.parent === stackUrn);
+                    assert.ok(topLevel.every((r) => r.type.startsWith("metal3-scale-lab:")), topLevel.map((r) => r.type).join(", "));
+                    const orphans = run.resources.filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.parent);
+                    assert.deepEqual(orphans.map((r) => r.name), []);
+                    for (const r of run.resources.filter((x) => x.parent && x.parent !== stackUrn)) {
+                        const parentName = r.parent.split("::").pop()!;
+                        assert.ok(r.name.startsWith(`${parentName}-`), `${r.name} is named after its component ${parentName}`);
+                    }
+                });
+
+                it("gives every resource a unique URN", () => {
+                    assert.equal(new Set(run.resources.map((r) => r.urn)).size, run.resources.length);
+                });
+
+                it("never sends a generated secret in plain text", () => {
+                    assert.ok(run.generatedSecrets.length >= 2, "the mocks generated passwords");
+                    for (const r of run.resources) {
+                        const texts = plainStrings(r.rawInputs).filter((t) => !t.startsWith("exports.handler"));
+                        for (const secret of run.generatedSecrets) {
+                            assert.ok(!texts.some((t) => t.includes(secret)), `${r.type} ${r.name} carries a secret in plain text`);
+                        }
+                    }
+                });
+
+                it("declares batch providers that load as the Pulumi host loads them and accept their inputs", async () => {
+                    const batches = run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+                    const first = batches[0];
+                    const provider = rebuildProvider(first.inputs.__provider);
+                    const checked = await provider.check!({}, first.inputs);
+                    assert.deepEqual(checked.failures, []);
+                    assert.equal(first.inputs.hosts.length, Math.min(cfg.batchSize, cfg.nodes));
+                    assert.ok(first.additionalSecretOutputs.length > 0);
+                    // Batches run one after another: batch i waits for batch i-1.
+                    for (const [i, b] of batches.entries()) {
+                        if (i > 0) assert.ok(b.dependencies.includes(batches[i - 1].urn), `${b.name} depends on ${batches[i - 1].name}`);
+                    }
+                });
+            });
+        }
+    }
+
+    it("rejects bad config with every problem at once, before declaring anything", async () => {
+        let error: unknown;
+        const run = await runLab("dev", { nodes: "lots", conductors: 0 }).catch((e) => (error = e));
+        assert.ok(error instanceof Error, `expected an error, got ${JSON.stringify(run)?.slice(0, 200)}`);
+        assert.match(String(error), /metal3-scale-lab:nodes = "lots"/);
+        assert.match(String(error), /metal3-scale-lab:conductors = "0"/);
+    });
+
+    it("evaluates in preview mode, where generated values are unknown", async () => {
+        const run = await runLab("dev", {}, true);
+        assert.ok(run.resources.length > 40);
+    });
+
+    describe("preview diffs between two configs", () => {
+        const diff = async (a: Record<string, unknown>, b: Record<string, unknown>, stack = "dev") => previewDiff(await runLab(stack, a), await runLab(stack, b));
+
+        it("conductors 3 -> 4 adds exactly the new conductor's objects and changes nothing that runs", async () => {
+            for (const mode of MODES) {
+                const d = await diff({ mode, conductors: 3 }, { mode, conductors: 4 });
+                assert.deepEqual(d.added, [
+                    "metal3-scale-lab:cluster:ManagementCluster$command:local:Command::management-conductor-ip-003",
+                    "metal3-scale-lab:ironic:IronicCluster$kubernetes:apps/v1:Deployment::ironic-conductor-003",
+                    "metal3-scale-lab:ironic:IronicCluster$kubernetes:cert-manager.io/v1:Certificate::ironic-conductor-003",
+                    "metal3-scale-lab:ironic:IronicCluster$kubernetes:core/v1:ConfigMap::ironic-conductor-003",
+                ], mode);
+                assert.deepEqual(d.changed, [], `${mode}: nothing already running changes`);
+                assert.deepEqual(d.removed, [], mode);
+            }
+        });
+
+        it("nodes 10 -> 12 adds one batch, touches no existing host, and re-renders only the sushy container that gains hosts", async () => {
+            const d = await diff({ nodes: 10 }, { nodes: 12 });
+            assert.deepEqual(d.added, ["metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-002"]);
+            assert.deepEqual(d.changed, ["metal3-scale-lab:fleet:SushyFleet$docker:index/container:Container::sushy-sushy-000"]);
+            assert.deepEqual(d.removed, []);
+        });
+
+        it("nodes 1000 -> 1100 on the study's stack adds two batches and leaves every existing batch alone", async () => {
+            const d = await diff({}, { nodes: 1100 }, "scale1000");
+            assert.deepEqual(d.added, [
+                "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-020",
+                "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-021",
+            ]);
+            assert.ok(d.changed.every((u) => u.includes("Container::sushy-sushy-")), d.changed.join("\n"));
+            assert.equal(d.changed.length, 20, "each sushy container gains its share of the new hosts");
+            assert.deepEqual(d.removed, []);
+        });
+
+        it("sushyContainers +1 (batchSize unchanged) adds the container and updates, never replaces, what it re-spreads", async () => {
+            const d = await diff({ sushyContainers: 1 }, { sushyContainers: 2 });
+            assert.deepEqual(d.added, ["metal3-scale-lab:fleet:SushyFleet$docker:index/container:Container::sushy-sushy-001"]);
+            assert.deepEqual(d.changed, [
+                "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-000",
+                "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-001",
+                // fake-ipa-000 is now fed by two sushy containers, so it no longer gets one's Redfish credentials.
+                "metal3-scale-lab:fleet:FakeIpa$docker:index/container:Container::fake-ipa-fake-ipa-000",
+                "metal3-scale-lab:fleet:SushyFleet$docker:index/container:Container::sushy-sushy-000",
+                "metal3-scale-lab:network:HostNetwork$command:local:Command::network-firewall",
+            ]);
+            assert.deepEqual(d.removed, []);
+        });
+
+        it("mode bmo -> capi only adds the CAPI providers and the fake API servers", async () => {
+            const d = await diff({ mode: "bmo" }, { mode: "capi" });
+            assert.deepEqual(d.changed, []);
+            assert.deepEqual(d.removed, []);
+            assert.ok(d.added.some((u) => u.endsWith("Command::capi-clusterctl")));
+            assert.ok(d.added.some((u) => u.includes("FakeApiServer$kubernetes:apps/v1:")));
+            assert.ok(d.added.every((u) => /capi|fkas/.test(u)), d.added.join("\n"));
+        });
+    });
+});
