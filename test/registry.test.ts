@@ -109,7 +109,7 @@ describe("LocalRegistry component (mocks)", () => {
         assert.strictEqual(registry.address, "172.22.0.1:5000");
         const ironic = await new Promise<string>((resolve) => registry.images.ironic.apply(resolve));
         assert.strictEqual(ironic, "172.22.0.1:5000/localimages/ironic:v26.0.1");
-        assert.strictEqual(await new Promise<string>((resolve) => registry.loopbackImages.fakeIpa.apply(resolve)), "127.0.0.1:5000/localimages/fake-ipa:v0.1.0");
+        assert.strictEqual(await new Promise<string>((resolve) => registry.loopbackImages.fakeIpa.apply(resolve)), "127.0.0.1:5000/localimages/fake-ipa:main");
         const consumer = run.resources.find((r) => r.name === consumerName)!;
         const ironicMirror = mirrors.find((m) => m.name === "registry-mirror-ironic")!;
         assert.ok(consumer.dependencies.includes(ironicMirror.urn), "consumer depends on the push of its image");
