@@ -6,17 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { SCALAR_DEFAULTS } from "../components/config/defaults";
 import { LabConfigError } from "../components/config/errors";
 import { isPinnedImage, loadLabConfig, RawConfig, stackSlug } from "../components/config/load";
-import { stackConfig } from "./support/mockProgram";
-
-/** Raw config as the program reads it: stack values without the project prefix, objects parsed. */
-function rawFromStack(stack: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
-        const name = key.slice("metal3-scale-lab:".length);
-        raw[name] = text.startsWith("{") || text.startsWith("[") ? JSON.parse(text) : text;
-    }
-    return raw;
-}
+import { rawStackConfig } from "./support/mockProgram";
 
 function issuesOf(raw: RawConfig): LabConfigError["issues"] {
     try {
@@ -30,13 +20,13 @@ function issuesOf(raw: RawConfig): LabConfigError["issues"] {
 
 describe("config loader", () => {
     it("loads both stack files into frozen configs with the sizes they promise", () => {
-        const dev = loadLabConfig(rawFromStack("dev"), "dev");
+        const dev = loadLabConfig(rawStackConfig("dev"), "dev");
         assert.equal(dev.nodes, 10);
         assert.equal(dev.conductors, 2);
         assert.equal(dev.sushyContainers, 1);
         assert.equal(dev.fakeIpaContainers, 1);
         assert.ok(Object.isFrozen(dev) && Object.isFrozen(dev.network) && Object.isFrozen(dev.network.conductorIps));
-        const big = loadLabConfig(rawFromStack("scale1000"), "scale1000");
+        const big = loadLabConfig(rawStackConfig("scale1000"), "scale1000");
         assert.equal(big.nodes, 1000);
         assert.equal(big.conductors, 15);
         assert.equal(big.batchSize, 50);

@@ -4,26 +4,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../components/config/load";
 import { LabConfig } from "../components/config/types";
 import { DockerHosts } from "../components/fleet/dockerHosts";
 import { FAKE_IPA_CA_FILE, FAKE_IPA_CONF, FakeIpa, fakeIpaPlan, inspectionCallbackUrl, renderFakeIpaConf } from "../components/fleet/fakeIpa";
 import { pyLiteral, PyValue } from "../components/fleet/pythonLiteral";
 import { BMC_USERNAME, htpasswdLine, renderSushyConf, SUSHY_AUTH_FILE, SUSHY_CONF, SushyFleet, sushyPlan } from "../components/fleet/sushyFleet";
 import { buildInventory } from "../components/inventory/inventory";
-import { isSecretWrapper, plainStrings, ProgramRun, RegisteredResource, runProgram, stackConfig } from "./support/mockProgram";
+import { isSecretWrapper, plainStrings, ProgramRun, RegisteredResource, runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings");
 
-function labConfig(stack: string, overrides: Record<string, unknown> = {}): LabConfig {
-    const raw: Record<string, unknown> = {};
-    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
-        const name = key.slice(PROJECT.length + 1);
-        raw[name] = (OBJECT_KEYS as readonly string[]).includes(name) ? JSON.parse(text) : text;
-    }
-    return loadLabConfig(raw, stack);
-}
 
 const TWO_HOSTS = [
     { name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" },

@@ -19,19 +19,9 @@ import {
     minikubeDeleteCommand,
     minikubeStartArgs,
 } from "../components/cluster/managementCluster";
-import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../components/config/load";
-import { LabConfig } from "../components/config/types";
 import { shQuote } from "../components/network/shell";
-import { isSecretWrapper, ProgramRun, RegisteredResource, runProgram, stackConfig } from "./support/mockProgram";
+import { isSecretWrapper, ProgramRun, RegisteredResource, runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
-function labConfig(stack: string, overrides: Record<string, unknown> = {}): LabConfig {
-    const raw: Record<string, unknown> = {};
-    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
-        const name = key.slice(PROJECT.length + 1);
-        raw[name] = (OBJECT_KEYS as readonly string[]).includes(name) ? JSON.parse(text) : text;
-    }
-    return loadLabConfig(raw, stack);
-}
 
 function tool(bin: string, name: string, body: string): void {
     fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });

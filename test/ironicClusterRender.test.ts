@@ -9,7 +9,7 @@ import {
     conductorCapacity,
     mariadbMaxConnections,
 } from "../components/ironic/sizing";
-import { minorOf, parseImageRef, releaseVersion } from "../components/ironic/imageRef";
+import { imageParts, minorOf, releaseVersion } from "../components/registry/images";
 import {
     certManagerValues,
     clientAuthConfig,
@@ -50,7 +50,7 @@ describe("Ironic sizing", () => {
 
 describe("image references", () => {
     it("splits registry ports, tags and digests", () => {
-        assert.deepEqual(parseImageRef("172.22.0.1:5000/localimages/ironic:v26.0.1"), {
+        assert.deepEqual(imageParts("172.22.0.1:5000/localimages/ironic:v26.0.1"), {
             repository: "172.22.0.1:5000/localimages/ironic",
             name: "ironic",
             prefix: "172.22.0.1:5000/localimages",
@@ -58,8 +58,8 @@ describe("image references", () => {
             digest: undefined,
         });
         const digest = `sha256:${"a".repeat(64)}`;
-        assert.equal(parseImageRef(`172.22.0.1:5000/x/y@${digest}`).digest, digest);
-        assert.equal(parseImageRef("172.22.0.1:5000/x/y").tag, undefined);
+        assert.equal(imageParts(`172.22.0.1:5000/x/y@${digest}`).digest, digest);
+        assert.equal(imageParts("172.22.0.1:5000/x/y").tag, undefined);
         assert.equal(releaseVersion("quay.io/jetstack/cert-manager-controller:v1.16.2", "cm"), "v1.16.2");
         assert.throws(() => releaseVersion("quay.io/metal3-io/mariadb:latest", "db"), /release tag/);
         assert.equal(minorOf("v0.9.0"), "v0.9");

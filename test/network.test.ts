@@ -5,8 +5,6 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../components/config/load";
-import { LabConfig } from "../components/config/types";
 import {
     baremetalDhcpRange,
     baremetalNetwork,
@@ -20,16 +18,8 @@ import {
     undefineNetworkCommand,
 } from "../components/network/hostNetwork";
 import { shQuote } from "../components/network/shell";
-import { runProgram, stackConfig } from "./support/mockProgram";
+import { runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
-function labConfig(stack: string, overrides: Record<string, unknown> = {}): LabConfig {
-    const raw: Record<string, unknown> = {};
-    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
-        const name = key.slice(PROJECT.length + 1);
-        raw[name] = (OBJECT_KEYS as readonly string[]).includes(name) ? JSON.parse(text) : text;
-    }
-    return loadLabConfig(raw, stack);
-}
 
 /** Runs a script with /bin/sh (dash here, like local.Command on Debian) and fake tools first on PATH. */
 function sh(script: string, bin: string, env: Record<string, string> = {}) {

@@ -2,22 +2,13 @@
 // file's config exactly as the CLI would, in every mode; and the preview diff
 // between two configs, asserted resource by resource.
 import { strict as assert } from "assert";
-import { loadLabConfig } from "../components/config/load";
 import { countByType, runLab } from "./support/labProgram";
-import { plainStrings, ProgramRun, stackConfig } from "./support/mockProgram";
+import { labConfig, plainStrings, ProgramRun } from "./support/mockProgram";
 import { previewDiff } from "./support/previewDiff";
 import { rebuildProvider } from "./support/capturedProvider";
 
 const MODES = ["ironic", "bmo", "capi"] as const;
 const STACKS = ["dev", "scale1000"] as const;
-
-function rawConfig(stack: string, overrides: Record<string, unknown>): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
-        raw[key.split(":")[1]] = /^[[{]/.test(text) ? JSON.parse(text) : text;
-    }
-    return raw;
-}
 
 describe("the lab program under mocks", function () {
     this.timeout(120_000);
@@ -26,7 +17,7 @@ describe("the lab program under mocks", function () {
         for (const mode of MODES) {
             describe(`${stack} stack, ${mode} mode`, () => {
                 const overrides = { mode, ...(mode === "capi" ? { clusters: 5 } : {}) };
-                const cfg = loadLabConfig(rawConfig(stack, overrides), stack);
+                const cfg = labConfig(stack, overrides);
                 let run: ProgramRun;
                 before(async () => {
                     run = await runLab(stack, overrides);

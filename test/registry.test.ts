@@ -2,20 +2,11 @@
 import * as docker from "@pulumi/docker";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../components/config/load";
-import { ImageName, LabConfig } from "../components/config/types";
+import { ImageName } from "../components/config/types";
 import { localImageRef, mirrorPlan, parseImageRef } from "../components/registry/images";
 import { LocalRegistry, mirrorCreateCommand, mirrorDeleteCommand } from "../components/registry/localRegistry";
-import { plainStrings, runProgram, stackConfig } from "./support/mockProgram";
+import { plainStrings, runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
-function labConfig(stack: string, overrides: Record<string, unknown> = {}): LabConfig {
-    const raw: Record<string, unknown> = {};
-    for (const [key, text] of Object.entries(stackConfig(stack, overrides))) {
-        const name = key.slice(PROJECT.length + 1);
-        raw[name] = (OBJECT_KEYS as readonly string[]).includes(name) ? JSON.parse(text) : text;
-    }
-    return loadLabConfig(raw, stack);
-}
 
 const DIGEST = "sha256:" + "ab".repeat(32);
 

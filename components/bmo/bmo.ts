@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "../config/types";
 import { childName, typeToken } from "../naming";
-import { releaseVersion } from "../ironic/imageRef";
+import { releaseVersion } from "../registry/images";
 import { IronicCluster, LabImages } from "../ironic/ironicCluster";
 import { labels } from "../ironic/render";
 import { BMO_NAMES, bmoClusterRoleRules, bmoCrdUrls, bmoDeploymentSpec, bmoIronicEnv } from "./render";

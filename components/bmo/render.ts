@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { LabConfig } from "../config/types";
 import { labels } from "../ironic/render";
-import { minorOf } from "../ironic/imageRef";
+import { minorOf } from "../registry/images";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 /** An RBAC rule as plain data (assignable to the provider's PolicyRule input). */

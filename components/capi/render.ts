@@ -5,7 +5,7 @@ import { createHash } from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { ImagesConfig, LabConfig } from "../config/types";
-import { parseImageRef, releaseVersion } from "../ironic/imageRef";
+import { imageParts, releaseVersion } from "../registry/images";
 import { labels } from "../ironic/render";
 
 /** An RBAC rule as plain data (assignable to the provider's PolicyRule input). */
@@ -55,7 +55,7 @@ export function clusterctlConfig(localRefs: Record<ClusterctlImage, string>): st
     const images: Record<string, { repository: string; tag: string }> = {};
     for (const key of CLUSTERCTL_IMAGES) {
         const { component, image } = CLUSTERCTL_PROVIDERS[key];
-        const ref = parseImageRef(localRefs[key]);
+        const ref = imageParts(localRefs[key]);
         if (ref.name !== image) throw new Error(`clusterctl can only re-home ${image}: local image "${localRefs[key]}" must keep that name`);
         if (!ref.tag || ref.digest) throw new Error(`clusterctl image overrides take a tag: local image "${localRefs[key]}" must be pinned by tag`);
         images[`${component}/${image}`] = { repository: ref.prefix, tag: ref.tag };

@@ -1,4 +1,3 @@
-export * from "./imageRef";
 export * from "./sizing";
 export * from "./render";
 export * from "./ironicCluster";

@@ -8,7 +8,7 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ImageName, LabConfig } from "../config/types";
 import { childName, typeToken } from "../naming";
-import { releaseVersion } from "./imageRef";
+import { releaseVersion } from "../registry/images";
 import { mariadbMaxConnections } from "./sizing";
 import {
     API_USERNAME,

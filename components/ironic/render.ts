@@ -7,9 +7,18 @@ import type * as k8s from "@pulumi/kubernetes";
 import { LabConfig } from "../config/types";
 import { childName, indexed } from "../naming";
 import { DB_MAX_OVERFLOW, DB_POOL_SIZE } from "./sizing";
-import { parseImageRef } from "./imageRef";
+import { imageParts } from "../registry/images";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
+
+/**
+ * One replica, replaced rather than rolled: the old pod must be gone before the
+ * new one binds its fixed IP:ports (host network) or its data.
+ */
+function singletonDeployment(selector: Record<string, string>, hostNetwork: boolean, pod: k8s.types.input.core.v1.PodSpec): DeploymentSpec {
+    const spec = hostNetwork ? { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet", ...pod } : pod;
+    return { replicas: 1, strategy: { type: "Recreate" }, selector: { matchLabels: selector }, template: { metadata: { labels: selector }, spec } };
+}
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
@@ -267,21 +276,10 @@ export function conductorDeploymentSpec(p: ConductorDeploymentInput): Deployment
         authVolume("json-rpc-auth", p.authSecretName, AUTH_KEYS.jsonRpc, "auth-config"),
         ...(p.inspector ? [authVolume("inspector-auth", p.authSecretName, AUTH_KEYS.inspectorClient, "auth-config")] : []),
     ];
-    return {
-        replicas: 1,
-        // Host-network pods bind fixed IP:ports: the old pod must be gone before the new one starts.
-        strategy: { type: "Recreate" },
-        selector: { matchLabels: selector },
-        template: {
-            metadata: { labels: selector },
-            spec: {
-                hostNetwork: true,
-                dnsPolicy: "ClusterFirstWithHostNet",
-                containers: [ironic, httpd, logWatch],
-                volumes,
-            },
-        },
-    };
+    return singletonDeployment(selector, true, {
+        containers: [ironic, httpd, logWatch],
+        volumes,
+    });
 }
 
 export interface MariadbInput {
@@ -300,41 +298,33 @@ export interface MariadbInput {
 export function mariadbDeploymentSpec(p: MariadbInput): DeploymentSpec {
     const selector = labels(p.instance, "mariadb");
     const secretEnv = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: p.dbSecretName, key } } });
-    return {
-        replicas: 1,
-        strategy: { type: "Recreate" },
-        selector: { matchLabels: selector },
-        template: {
-            metadata: { labels: selector },
-            spec: {
-                containers: [
-                    {
-                        name: "mariadb",
-                        image: p.image,
-                        env: [
-                            secretEnv("MARIADB_USER", "username"),
-                            secretEnv("MARIADB_PASSWORD", "password"),
-                            { name: "MARIADB_DATABASE", value: DB_NAME },
-                            { name: "MARIADB_HOST", value: "%" },
-                            { name: "MARIADB_MAX_CONNECTIONS", value: String(p.maxConnections) },
-                        ],
-                        ports: [{ name: "mysql", containerPort: MARIADB_PORT }],
-                        volumeMounts: [{ name: "data", mountPath: "/var/lib/mysql" }],
-                        // Ready only once the generated user can log in (the image creates it on first start).
-                        readinessProbe: {
-                            exec: { command: ["sh", "-c", 'MYSQL_PWD="$MARIADB_PASSWORD" mysqladmin status --user="$MARIADB_USER"'] },
-                            initialDelaySeconds: 5,
-                            periodSeconds: 10,
-                            timeoutSeconds: 5,
-                        },
-                        // Conservative: a restarted container comes back without the image's first-boot config.
-                        livenessProbe: { tcpSocket: { port: MARIADB_PORT }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
-                    },
+    return singletonDeployment(selector, false, {
+        containers: [
+            {
+                name: "mariadb",
+                image: p.image,
+                env: [
+                    secretEnv("MARIADB_USER", "username"),
+                    secretEnv("MARIADB_PASSWORD", "password"),
+                    { name: "MARIADB_DATABASE", value: DB_NAME },
+                    { name: "MARIADB_HOST", value: "%" },
+                    { name: "MARIADB_MAX_CONNECTIONS", value: String(p.maxConnections) },
                 ],
-                volumes: [{ name: "data", emptyDir: {} }],
+                ports: [{ name: "mysql", containerPort: MARIADB_PORT }],
+                volumeMounts: [{ name: "data", mountPath: "/var/lib/mysql" }],
+                // Ready only once the generated user can log in (the image creates it on first start).
+                readinessProbe: {
+                    exec: { command: ["sh", "-c", 'MYSQL_PWD="$MARIADB_PASSWORD" mysqladmin status --user="$MARIADB_USER"'] },
+                    initialDelaySeconds: 5,
+                    periodSeconds: 10,
+                    timeoutSeconds: 5,
+                },
+                // Conservative: a restarted container comes back without the image's first-boot config.
+                livenessProbe: { tcpSocket: { port: MARIADB_PORT }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
             },
-        },
-    };
+        ],
+        volumes: [{ name: "data", emptyDir: {} }],
+    });
 }
 
 export interface DnsmasqInput {
@@ -353,46 +343,36 @@ export interface DnsmasqInput {
  */
 export function dnsmasqDeploymentSpec(p: DnsmasqInput): DeploymentSpec {
     const selector = labels(p.instance, "dnsmasq");
-    return {
-        replicas: 1,
-        strategy: { type: "Recreate" },
-        selector: { matchLabels: selector },
-        template: {
-            metadata: { labels: selector },
-            spec: {
-                hostNetwork: true,
-                dnsPolicy: "ClusterFirstWithHostNet",
-                initContainers: [
-                    {
-                        name: "ipa-downloader",
-                        image: p.ipaDownloaderImage,
-                        env: [{ name: "SHARED_DIR", value: "/shared" }],
-                        volumeMounts: [{ name: "ipa-cache", mountPath: "/shared" }],
-                    },
-                ],
-                containers: [
-                    {
-                        name: "dnsmasq",
-                        image: p.ironicImage,
-                        command: ["/bin/rundnsmasq"],
-                        env: [
-                            // The interface is found from this IP (the bridge carrying the conductor IPs).
-                            { name: "PROVISIONING_IP", value: p.primary.ip },
-                            { name: "DHCP_RANGE", value: p.config.network.dhcpRange },
-                            { name: "HTTP_PORT", value: String(p.config.ports.httpd) },
-                            { name: "DNS_PORT", value: "0" },
-                        ],
-                        securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE"] } },
-                        volumeMounts: [{ name: "shared", mountPath: "/shared" }],
-                    },
-                ],
-                volumes: [
-                    { name: "shared", emptyDir: {} },
-                    { name: "ipa-cache", hostPath: { path: IPA_CACHE_HOST_PATH, type: "DirectoryOrCreate" } },
-                ],
+    return singletonDeployment(selector, true, {
+        initContainers: [
+            {
+                name: "ipa-downloader",
+                image: p.ipaDownloaderImage,
+                env: [{ name: "SHARED_DIR", value: "/shared" }],
+                volumeMounts: [{ name: "ipa-cache", mountPath: "/shared" }],
             },
-        },
-    };
+        ],
+        containers: [
+            {
+                name: "dnsmasq",
+                image: p.ironicImage,
+                command: ["/bin/rundnsmasq"],
+                env: [
+                    // The interface is found from this IP (the bridge carrying the conductor IPs).
+                    { name: "PROVISIONING_IP", value: p.primary.ip },
+                    { name: "DHCP_RANGE", value: p.config.network.dhcpRange },
+                    { name: "HTTP_PORT", value: String(p.config.ports.httpd) },
+                    { name: "DNS_PORT", value: "0" },
+                ],
+                securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE"] } },
+                volumeMounts: [{ name: "shared", mountPath: "/shared" }],
+            },
+        ],
+        volumes: [
+            { name: "shared", emptyDir: {} },
+            { name: "ipa-cache", hostPath: { path: IPA_CACHE_HOST_PATH, type: "DirectoryOrCreate" } },
+        ],
+    });
 }
 
 export interface InspectorInput {
@@ -407,46 +387,36 @@ export interface InspectorInput {
 export function inspectorDeploymentSpec(p: InspectorInput): DeploymentSpec {
     const selector = labels(p.instance, "inspector");
     const probe = { tcpSocket: { host: p.primary.ip, port: p.ports.inspector }, timeoutSeconds: 5 };
-    return {
-        replicas: 1,
-        strategy: { type: "Recreate" },
-        selector: { matchLabels: selector },
-        template: {
-            metadata: { labels: selector },
-            spec: {
-                hostNetwork: true,
-                dnsPolicy: "ClusterFirstWithHostNet",
-                containers: [
-                    {
-                        name: "ironic-inspector",
-                        image: p.image,
-                        command: ["/bin/runironic-inspector"],
-                        env: [
-                            { name: "PROVISIONING_IP", value: p.primary.ip },
-                            { name: "LISTEN_ALL_INTERFACES", value: "false" },
-                            { name: "USE_IRONIC_INSPECTOR", value: "true" },
-                            { name: "IRONIC_INSPECTOR_ACCESS_PORT", value: String(p.ports.inspector) },
-                            { name: "IRONIC_ACCESS_PORT", value: String(p.ports.ironicApi) },
-                            { name: "INSPECTOR_HTPASSWD", valueFrom: { secretKeyRef: { name: p.authSecretName, key: AUTH_KEYS.htpasswd } } },
-                        ],
-                        volumeMounts: [
-                            { name: "shared", mountPath: "/shared" },
-                            { name: "cert", mountPath: CERTS_INSPECTOR, readOnly: true },
-                            { name: "ca", mountPath: CA_IRONIC, readOnly: true },
-                            { name: "ironic-auth", mountPath: "/auth/ironic", readOnly: true },
-                        ],
-                        readinessProbe: { ...probe, periodSeconds: 10 },
-                        livenessProbe: { ...probe, initialDelaySeconds: 60, periodSeconds: 30, failureThreshold: 5 },
-                    },
+    return singletonDeployment(selector, true, {
+        containers: [
+            {
+                name: "ironic-inspector",
+                image: p.image,
+                command: ["/bin/runironic-inspector"],
+                env: [
+                    { name: "PROVISIONING_IP", value: p.primary.ip },
+                    { name: "LISTEN_ALL_INTERFACES", value: "false" },
+                    { name: "USE_IRONIC_INSPECTOR", value: "true" },
+                    { name: "IRONIC_INSPECTOR_ACCESS_PORT", value: String(p.ports.inspector) },
+                    { name: "IRONIC_ACCESS_PORT", value: String(p.ports.ironicApi) },
+                    { name: "INSPECTOR_HTPASSWD", valueFrom: { secretKeyRef: { name: p.authSecretName, key: AUTH_KEYS.htpasswd } } },
                 ],
-                volumes: [
-                    { name: "shared", emptyDir: {} },
-                    ...certVolumes(p.primary.tlsSecretName),
-                    authVolume("ironic-auth", p.authSecretName, AUTH_KEYS.ironicClient, "auth-config"),
+                volumeMounts: [
+                    { name: "shared", mountPath: "/shared" },
+                    { name: "cert", mountPath: CERTS_INSPECTOR, readOnly: true },
+                    { name: "ca", mountPath: CA_IRONIC, readOnly: true },
+                    { name: "ironic-auth", mountPath: "/auth/ironic", readOnly: true },
                 ],
+                readinessProbe: { ...probe, periodSeconds: 10 },
+                livenessProbe: { ...probe, initialDelaySeconds: 60, periodSeconds: 30, failureThreshold: 5 },
             },
-        },
-    };
+        ],
+        volumes: [
+            { name: "shared", emptyDir: {} },
+            ...certVolumes(p.primary.tlsSecretName),
+            authVolume("ironic-auth", p.authSecretName, AUTH_KEYS.ironicClient, "auth-config"),
+        ],
+    });
 }
 
 export function inspectorUrl(primary: ConductorPlan, ports: LabConfig["ports"]): string {
@@ -473,7 +443,7 @@ export function conductorCertificateSpec(plan: ConductorPlan, issuerName: string
 
 /** Helm image values for one cert-manager component from a local-registry ref. */
 export function helmImage(ref: string): Record<string, string> {
-    const img = parseImageRef(ref);
+    const img = imageParts(ref);
     if (img.digest) return { repository: img.repository, digest: img.digest };
     if (!img.tag) throw new Error(`image "${ref}" has no tag or digest`);
     return { repository: img.repository, tag: img.tag };

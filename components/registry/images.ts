@@ -33,6 +33,45 @@ export function parseImageRef(ref: string): ImageRef {
     return { registry, repository, tag, digest };
 }
 
+/** A reference split for tools that take repository and tag apart (Helm values, clusterctl overrides). */
+export interface ImageParts {
+    /** Registry, path and name: everything before the tag/digest. */
+    readonly repository: string;
+    /** Last path segment ("cert-manager-controller"). */
+    readonly name: string;
+    /** Registry and path without the name ("172.22.0.1:5000/localimages"). */
+    readonly prefix: string;
+    readonly tag?: string;
+    readonly digest?: string;
+}
+
+export function imageParts(ref: string): ImageParts {
+    const parsed = parseImageRef(ref.trim());
+    const repository = parsed.registry ? `${parsed.registry}/${parsed.repository}` : parsed.repository;
+    const slash = repository.lastIndexOf("/");
+    return { repository, name: repository.slice(slash + 1), prefix: slash >= 0 ? repository.slice(0, slash) : "", tag: parsed.tag, digest: parsed.digest };
+}
+
+/**
+ * The release version an upstream image is pinned to (its tag, e.g. "v1.9.4").
+ * Manifests, charts and clusterctl providers are fetched at this version, so the
+ * image and the manifests around it never drift apart.
+ */
+export function releaseVersion(ref: string, what: string): string {
+    const { tag } = parseImageRef(ref);
+    if (!tag || !/^v\d+\.\d+\.\d+([-+.][0-9A-Za-z.-]+)?$/.test(tag)) {
+        throw new Error(`${what}: image "${ref}" must be pinned to a release tag like v1.2.3 (the manifests are fetched at that version)`);
+    }
+    return tag;
+}
+
+/** "v0.9.0" -> "v0.9" */
+export function minorOf(version: string): string {
+    const m = /^v(\d+)\.(\d+)\./.exec(version);
+    if (!m) throw new Error(`not a release version: ${version}`);
+    return `v${m[1]}.${m[2]}`;
+}
+
 /**
  * The mirror of `upstream` in the registry at `registryAddress` (host:port):
  * `<registryAddress>/localimages/<repository basename>:<tag>`. A digest-pinned

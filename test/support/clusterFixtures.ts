@@ -3,24 +3,15 @@
 // mocked evaluation of the cluster side. Holds no tests itself.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../../components/config/load";
 import { ImageName, ImagesConfig, LabConfig } from "../../components/config/types";
 import { ClusterSide, deployClusterSide } from "../../components/capi/clusterSide";
-import { ProgramRun, RegisteredResource, isSecretWrapper, plainStrings, runProgram, stackConfig } from "./mockProgram";
+import { ProgramRun, RegisteredResource, isSecretWrapper, plainStrings, runProgram, stackConfig, labConfig } from "./mockProgram";
 
 export const REGISTRY = "172.22.0.1:5000";
 /** A kubeconfig the tests pass as a secret: it must never show up in plain text. */
 export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: lab\n  user:\n    token: kubeconfig-token-7f3a9c\n";
 
-/** Stack config as the CLI passes it, through the project's own loader. */
-export function labConfig(stack: string, overrides: Record<string, unknown> = {}): LabConfig {
-    const raw: Record<string, unknown> = {};
-    for (const [fullKey, text] of Object.entries(stackConfig(stack, overrides))) {
-        const key = fullKey.slice(PROJECT.length + 1);
-        raw[key] = (OBJECT_KEYS as readonly string[]).includes(key) ? JSON.parse(text) : text;
-    }
-    return loadLabConfig(raw, stack);
-}
+export { labConfig };
 
 /** `<registry>/localimages/<basename>:<tag>` for every image, as the LocalRegistry hands them out. */
 export function fakeImages(images: ImagesConfig): Record<ImageName, string> {

@@ -6,6 +6,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
+import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../../components/config/load";
+import { LabConfig } from "../../components/config/types";
 
 // Internal runtime pieces the public API does not expose (stable for years in the Node SDK).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -173,4 +175,19 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     }
     for (const [key, value] of Object.entries(overrides)) put(key, value);
     return config;
+}
+
+/** Stack config as the program reads it (readRawConfig): keys without the project, objects parsed. */
+export function rawStackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, text] of Object.entries(stackConfig(stack, overrides))) {
+        const key = fullKey.slice(PROJECT.length + 1);
+        raw[key] = (OBJECT_KEYS as readonly string[]).includes(key) ? JSON.parse(text) : text;
+    }
+    return raw;
+}
+
+/** A stack's LabConfig exactly as index.ts would load it. */
+export function labConfig(stack: string, overrides: Record<string, unknown> = {}): LabConfig {
+    return loadLabConfig(rawStackConfig(stack, overrides), stack);
 }
