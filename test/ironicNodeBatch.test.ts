@@ -57,6 +57,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
     const outs: Record<string, any>[] = [];
 
     it("brings 200 hosts in 4 batches of 50 to available, each node once, spread over all 3 conductors", async () => {
+        const servedBefore = lab.requestsServedOverTls();
         batches = await declareBatches(first200());
         assert.equal(batches.length, 4);
         for (const b of batches) {
@@ -74,6 +75,12 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         const perConductor = new Map<string, number>();
         for (const n of nodes) perConductor.set(String(n.conductor), (perConductor.get(String(n.conductor)) ?? 0) + 1);
         assert.deepEqual([...perConductor.keys()].sort(), [...lab.conductorHosts].sort(), `nodes per conductor: ${JSON.stringify([...perConductor])}`);
+        // API calls were spread over every conductor's API (round robin), not sent to one.
+        const served = lab.requestsServedOverTls().map((n, i) => n - servedBefore[i]);
+        const total = served.reduce((a, b) => a + b, 0);
+        assert.ok(served.every((n) => n > total / 6), `requests per API endpoint: ${served.join(", ")}`);
+        // Per host: create, port, manage, inspect, provide; progress is one list per batch per poll, never a call per host.
+        assert.ok(total < 6 * 200, `${total} requests for 200 hosts`);
         // Progress was shown, and no credential ever reached the output.
         assert.ok(logs.some((l) => /\[ironic-real\/ironic-batch-0\] 50 hosts: available 50/.test(l)), logs.join("\n"));
         assert.ok(!logs.some((l) => l.includes(lab.password)), "password printed");

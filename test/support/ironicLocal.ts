@@ -188,6 +188,8 @@ export interface IronicLab {
     deleteAllNodes(): Promise<void>;
     /** Last lines of a log in the state dir, e.g. "api-1", "conductor-2", "mariadb". */
     logTail(name: string, lines?: number): string;
+    /** Requests each pod's HTTPS endpoint served so far (pod order; empty without tls). */
+    requestsServedOverTls(): number[];
     stop(opts?: { wipe?: boolean }): Promise<void>;
 }
 
@@ -349,9 +351,13 @@ function rawRequest(
 
 // ------------------------------------------------------------ TLS proxy
 
-function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: number, key: string, cert: string): Promise<https.Server> {
+/** An HTTPS proxy that counts the requests it served, so tests can see how a client spread its calls. */
+type CountingServer = https.Server & { requestsServed: number };
+
+function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: number, key: string, cert: string): Promise<CountingServer> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-    const server = https.createServer({ key, cert }, (req, res) => {
+    const server = Object.assign(https.createServer({ key, cert }, (req, res) => {
+        server.requestsServed++;
         const headers = { ...req.headers, "x-forwarded-proto": "https" };
         const up = http.request(
             { host: listenHost, port: upstreamPort, method: req.method, path: req.url, headers, agent },
@@ -365,7 +371,7 @@ function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: num
             res.end(JSON.stringify({ error: `ironic-local TLS proxy: upstream ${listenHost}:${upstreamPort}: ${e.message}` }));
         });
         req.pipe(up);
-    });
+    }), { requestsServed: 0 });
     server.on("close", () => agent.destroy());
     return new Promise((resolve, reject) => {
         server.once("error", reject);
@@ -421,7 +427,7 @@ export async function startIronicLab(opts: IronicLabOptions): Promise<IronicLab>
     const keep = !!opts.keepStateDir || process.env.IRONIC_LAB_KEEP === "1";
     const reg: Running = { stateDir, subnetLock: lock, keep };
     running.set(stateDir, reg);
-    const servers: https.Server[] = [];
+    const servers: CountingServer[] = [];
 
     const fail = async (err: unknown): Promise<never> => {
         for (const s of servers) await closeServer(s);
@@ -553,7 +559,7 @@ interface LabParts {
     caFile?: string;
     conductorHosts: string[];
     subnet: number;
-    servers: https.Server[];
+    servers: CountingServer[];
     reg: Running;
     keep: boolean;
 }
@@ -691,6 +697,9 @@ function makeLab(p: LabParts): IronicLab {
             }
         },
 
+        requestsServedOverTls() {
+            return p.servers.map((server) => server.requestsServed);
+        },
         logTail(name, lines = 25) {
             return tailFile(path.join(p.stateDir, "log", `${name}.log`), lines);
         },
