@@ -2,6 +2,7 @@
 // conf.py rendering, DockerHosts, SushyFleet and FakeIpa under mocks.
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
+import { requireToolOrSkip } from "./support/requireTool";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { LabConfig } from "../components/config/types";
@@ -26,7 +27,7 @@ const PYTHON = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : spawnSyn
 
 /** Executes conf.py sources with python3 and returns their UPPER_CASE settings; skips the test without python3. */
 function execPython(ctx: Mocha.Context, sources: string[]): Record<string, unknown>[] {
-    if (!PYTHON) ctx.skip();
+    if (!PYTHON) requireToolOrSkip(ctx, "python3", "apt-get install python3");
     const program = [
         "import json, sys",
         "out = []",

@@ -1,6 +1,7 @@
 // HostNetwork: libvirt XML, firewall ports, the generated shell scripts run
 // against fake virsh/iptables/firewall-cmd, and the component under mocks.
 import * as assert from "assert";
+import { requireToolOrSkip } from "./support/requireTool";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -78,7 +79,7 @@ describe("HostNetwork renderers", () => {
     });
 
     it("validates against libvirt's network schema (when virt-xml-validate is installed)", function () {
-        if (spawnSync("virt-xml-validate", ["--help"]).error) this.skip();
+        requireToolOrSkip(this, "virt-xml-validate", "apt-get install libvirt-clients libxml2-utils (.ci/run does)", ["--help"]);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "netxml-"));
         try {
             for (const net of [provisioningNetwork(cfg), baremetalNetwork(cfg)]) {

@@ -1,0 +1,13 @@
+// A test that needs a program from Debian packages: a laptop without it skips,
+// CI (CI=true, where .ci/run installs it) fails instead of skipping.
+import { spawnSync } from "child_process";
+
+export function hasTool(command: string, args: readonly string[] = ["--version"]): boolean {
+    return !spawnSync(command, args).error;
+}
+
+export function requireToolOrSkip(ctx: Mocha.Context, command: string, installHint: string, args: readonly string[] = ["--version"]): void {
+    if (hasTool(command, args)) return;
+    if (process.env.CI === "true") throw new Error(`${command} is missing in CI: ${installHint}`);
+    ctx.skip();
+}
