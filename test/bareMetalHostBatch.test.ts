@@ -307,6 +307,20 @@ describe("BareMetalHostBatch (provider rebuilt from __provider) against the Kube
         assert.deepEqual(named, ["adopt-0007", "adopt-0007-bmc-secret"]);
     });
 
+    it("refresh (read) reports a host deleted behind its back with one list call, so the next up re-applies it", async () => {
+        const b = batches["adopt"];
+        const { outs } = await create(b);
+        server.store.delete(BMH, "adopt", "adopt-0003");
+        await until("adopt-0003 to be gone", () => !server.store.get(BMH, "adopt", "adopt-0003"));
+        const mark = server.requests.length;
+        const { props } = await b.provider.read(b.inputs.label, outs);
+        allOuts.push(props!);
+        assert.equal(props!.status.ready, false);
+        assert.deepEqual(props!.status.counts, { absent: 1, available: 19 });
+        assert.deepEqual(inNs("adopt", mark).map((r) => r.verb), ["list"]);
+        assert.equal((await b.provider.diff(b.inputs.label, props, b.inputs)).changes, true);
+    });
+
     it("update adds, removes and re-applies only the hosts that changed", async () => {
         const v1 = batches["update-v1"];
         const v2 = batches["update-v2"];

@@ -101,6 +101,9 @@ describe("batch core", () => {
             async waitForHosts(i, { tracker }) {
                 for (const h of i.hosts) tracker.observe(h.name, failing.has(h.name) ? { state: "broken", error: "it broke" } : { state: world.get(h.name)?.state ?? "absent" });
             },
+            async observe(i, { tracker }) {
+                for (const h of i.hosts) tracker.observe(h.name, { state: world.get(h.name)?.state ?? "absent" });
+            },
             async remove(_i, hosts, { tracker }) {
                 for (const h of hosts) {
                     calls.push(`remove ${h.name}`);
@@ -143,6 +146,19 @@ describe("batch core", () => {
             assert.equal((await provider.diff!("t/b0", outs, { ...inputs(["a"]), endpoint: "other", timeoutSeconds: 99 })).changes, false);
             assert.equal((await provider.diff!("t/b0", { ...outs, status: { ...outs.status, ready: false } }, inputs(["a"]))).changes, true);
             assert.equal((await provider.diff!("t/b0", outs, { ...inputs(["a"]), targetState: "other" })).changes, true);
+        });
+
+        it("refresh (read) notices a host gone behind the batch's back, and the next up re-applies it", async () => {
+            const { outs } = await quiet(() => provider.create!(inputs(["a", "b"])));
+            world.delete("b");
+            const { props } = await provider.read!("t/b0", outs);
+            assert.equal(props!.status.ready, false);
+            assert.deepEqual(props!.status.counts, { absent: 1, ready: 1 });
+            assert.equal((await provider.diff!("t/b0", props, inputs(["a", "b"]))).changes, true);
+            calls.length = 0;
+            await quiet(() => provider.update!("t/b0", props, inputs(["a", "b"])));
+            assert.ok(world.has("b"));
+            assert.deepEqual(calls.sort(), ["apply a", "apply b"]);
         });
 
         it("records a failed batch with its id and properties, and resumes on update", async () => {

@@ -131,6 +131,22 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         batches[3] = { ...b, inputs: news };
     });
 
+    it("refresh (read) sees a node deleted behind the batch's back; the next update recreates it", async () => {
+        const b = batches[2];
+        const victim = b.inputs.hosts[7] as IronicNodeSpec;
+        const gone = await lab.request("DELETE", `/v1/nodes/${victim.uuid}`);
+        assert.equal(gone.status, 204);
+        const { props } = await b.provider.read(b.inputs.label, { ...outs[2], ...b.inputs });
+        assert.equal(props.status.ready, false);
+        assert.deepEqual(props.status.counts, { absent: 1, available: 49 });
+        assert.equal((await b.provider.diff(b.inputs.label, props, b.inputs)).changes, true);
+        const result = await b.provider.update(b.inputs.label, props, b.inputs);
+        assert.equal(result.outs!.status.ready, true);
+        outs[2] = result.outs!;
+        const node = (await lab.listNodes()).find((n) => n.uuid === victim.uuid);
+        assert.equal(node?.provision_state, "available");
+    });
+
     it("records a batch whose deadline passed as created-but-failed, and the next update resumes it", async () => {
         const [slow] = await declareBatches(inventory.slice(0, 50).map((h) => ({ ...h, name: h.name.replace("host", "late"), uuid: h.uuid.replace(/^.{8}/, "0000aaaa") })) as Host[], {
             label: "ironic-real/late-batch",

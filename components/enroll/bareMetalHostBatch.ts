@@ -321,6 +321,21 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
         }
     },
 
+    async observe(inputs, ctx) {
+        const client = await connect(inputs);
+        try {
+            const { data } = await client.request<{ items?: Bmh[] }>("GET", paths(inputs.namespace).bmhs, { query: { labelSelector: batchSelector(inputs) } });
+            const present: Record<string, Bmh> = {};
+            for (const bmh of data.items ?? []) present[bmh.metadata.name] = bmh;
+            for (const h of inputs.hosts) {
+                const bmh = present[h.name];
+                ctx.tracker.observe(h.name, bmh ? observeBmh(bmh, inputs.targetState) : { state: "absent" });
+            }
+        } finally {
+            client.close();
+        }
+    },
+
     async remove(inputs, hosts, ctx) {
         const client = await connect(inputs);
         const p = paths(inputs.namespace);

@@ -43,6 +43,8 @@ export interface HostDriver<H extends NamedHost, I extends BatchInputs<H>> {
     waitForHosts(inputs: I, ctx: WaitContext): Promise<void>;
     /** Deletes these hosts and returns when all are gone (already gone counts as deleted). */
     remove(inputs: I, hosts: readonly H[], ctx: WaitContext): Promise<void>;
+    /** One look at every host (one list call), fed to the tracker: what `pulumi refresh` reports. */
+    observe(inputs: I, ctx: WaitContext): Promise<void>;
     /** Input keys that only say how to connect: a change there alone does not update the batch. */
     readonly connectionKeys: readonly string[];
     /** Extra observers (e.g. a run record); progress lines are always printed. */
@@ -126,6 +128,22 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
             // A batch recorded as failed (or from a version without status) is re-run by the next up.
             const unfinished = olds.status !== undefined && olds.status.ready !== true;
             return { changes: !isEmptyDiff(hosts) || settingsChanged(olds, news) || unfinished, replaces: [], deleteBeforeReplace: false };
+        },
+
+        /** `pulumi refresh`: a host gone or broken behind the batch's back makes it unfinished, so the next up re-applies it. */
+        async read(id: string, props: BatchOutputs<I>) {
+            const hosts = props.hosts ?? [];
+            if (hosts.length === 0) return { id, props };
+            const ctx = tracking(props, hosts, [props.targetState]);
+            await driver.observe(props, ctx);
+            const failures = ctx.tracker.failures();
+            const status: BatchStatus = {
+                ready: ctx.tracker.settled() && failures.length === 0,
+                counts: ctx.tracker.counts(),
+                failures: failures.slice(0, 100),
+                updatedAt: new Date().toISOString(),
+            };
+            return { id, props: { ...withoutProvider(props), status } };
         },
 
         async create(inputs: I) {

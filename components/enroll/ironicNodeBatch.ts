@@ -78,6 +78,13 @@ async function listBatch(client: IronicClient, inputs: IronicNodeBatchInputs): P
     return new Map(nodes.map((n) => [n.uuid, n]));
 }
 
+/** What the tracker hears about a node; a node past the target (adopted, deployed) counts as the target. */
+function observeNode(ctx: WaitContext, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec, node: IronicNode | undefined, next: { action: EnrollAction; error?: string }): void {
+    if (next.action === "failed") ctx.tracker.observe(spec.name, { state: node?.provision_state ?? "absent", error: next.error });
+    else if (next.action === "done") ctx.tracker.observe(spec.name, { state: inputs.targetState });
+    else ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "absent" });
+}
+
 async function runRounds(inputs: IronicNodeBatchInputs, ctx: WaitContext, round: () => Promise<boolean>): Promise<void> {
     while (true) {
         const finished = await round();
@@ -128,8 +135,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
                 for (const spec of inputs.hosts) {
                     const node = nodes.get(spec.uuid);
                     const next = nextEnrollAction(node, goal);
-                    const error = next.action === "failed" ? next.error : undefined;
-                    ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "absent", error });
+                    observeNode(ctx, inputs, spec, node, next);
                     if (next.action === "done" || next.action === "failed" || next.action === "wait") continue;
                     if (node && node.provision_state.endsWith("failed")) retried.add(node.uuid);
                     if (node && node.provision_state === "enroll" && node.last_error) retried.add(node.uuid);
@@ -140,6 +146,21 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
                 );
                 return ctx.tracker.settled();
             });
+        } finally {
+            client.close();
+        }
+    },
+
+    async observe(inputs, ctx) {
+        const client = clientFor(inputs);
+        try {
+            const nodes = await listBatch(client, inputs);
+            // Every failure state is final here: a refresh only looks.
+            const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retried: new Set(inputs.hosts.map((h) => h.uuid)) };
+            for (const spec of inputs.hosts) {
+                const node = nodes.get(spec.uuid);
+                observeNode(ctx, inputs, spec, node, nextEnrollAction(node, goal));
+            }
         } finally {
             client.close();
         }

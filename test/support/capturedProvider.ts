@@ -10,7 +10,7 @@ export interface CapturedResource {
     readonly inputs: Record<string, any>;
     readonly rawInputs: Record<string, unknown>;
     readonly additionalSecretOutputs: readonly string[];
-    readonly provider: Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "update" | "delete">>;
+    readonly provider: Required<Pick<pulumi.dynamic.ResourceProvider, "check" | "diff" | "create" | "read" | "update" | "delete">>;
 }
 
 export function rebuildProvider(serialized: string): CapturedResource["provider"] {
