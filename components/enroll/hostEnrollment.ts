@@ -37,7 +37,7 @@ export function predecessorOf(index: number, inFlight: number): number | undefin
 }
 
 export class HostEnrollment extends pulumi.ComponentResource {
-    public readonly batches: pulumi.CustomResource[];
+    public readonly batches: (IronicNodeBatch | BareMetalHostBatch)[];
     /** Hosts every batch brought to the target state (known after `up`). */
     public readonly readyHosts: pulumi.Output<number>;
 
@@ -73,7 +73,7 @@ export class HostEnrollment extends pulumi.ComponentResource {
             );
         }
         this.readyHosts = pulumi
-            .all(this.batches.map((b) => (b as unknown as { status: pulumi.Output<{ ready: boolean; counts: Record<string, number> }> }).status))
+            .all(this.batches.map((b) => b.status))
             .apply((statuses) => statuses.reduce((n, s) => n + (s?.counts?.[cfg.mode === "ironic" ? cfg.targetState : "available"] ?? 0), 0));
         this.registerOutputs({ readyHosts: this.readyHosts });
     }
