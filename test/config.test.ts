@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { SCALAR_DEFAULTS } from "../components/config/defaults";
-import { LabConfigError } from "../components/config/errors";
+import { LabConfigError, showValue } from "../components/config/errors";
 import { isPinnedImage, loadLabConfig, RawConfig, stackSlug } from "../components/config/load";
 import { rawStackConfig } from "./support/mockProgram";
 
@@ -104,6 +104,11 @@ describe("config loader", () => {
         ["unpinned image", { images: { ironic: "quay.io/metal3-io/ironic:latest" } }, "metal3-scale-lab:images.ironic", /pinned to a tag or digest/],
         ["unknown image key", { images: { ironik: "quay.io/metal3-io/ironic:v1" } }, "metal3-scale-lab:images.ironik", /unknown key/],
         ["images not an object", { images: "quay.io/x:1" }, "metal3-scale-lab:images", /be an object/],
+        ["a BMO image without a release tag", { images: { bmo: `quay.io/metal3-io/baremetal-operator@sha256:${"b".repeat(64)}` } }, "metal3-scale-lab:images.bmo", /release tag like v1.2.3/],
+        ["a BMO release without a known CRD list", { images: { bmo: "quay.io/metal3-io/baremetal-operator:v0.2.0" } }, "metal3-scale-lab:images.bmo", /known minors: v0\.8/],
+        ["CAPI kubeadm providers from another release", { mode: "capi", images: { kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0" } }, "metal3-scale-lab:images.kubeadmBootstrapController", /CAPI core release of images.capiController \(v1.9.4\)/],
+        ["a renamed CAPM3 image clusterctl cannot re-home", { mode: "capi", images: { capm3Controller: "example.org/capm3:v1.9.0" } }, "metal3-scale-lab:images.capm3Controller", /keep the upstream image name cluster-api-provider-metal3/],
+        ["two images mirrored to one local name", { images: { fakeIpa: "example.org/forks/ironic:v26.0.1" } }, "metal3-scale-lab:images.fakeIpa", /same local name as images.ironic/],
         ["bad CIDR", { network: { provisioningCidr: "172.22.0.0/33" } }, "metal3-scale-lab:network.provisioningCidr", /CIDR form/],
         ["CIDR with host bits", { network: { provisioningCidr: "172.22.0.5/24" } }, "metal3-scale-lab:network.provisioningCidr", /no host bits/],
         ["host IP outside its CIDR", { network: { provisioningHostIp: "10.0.0.1" } }, "metal3-scale-lab:network.provisioningHostIp", /inside provisioningCidr/],
@@ -128,9 +133,14 @@ describe("config loader", () => {
             assert.ok(issue, `no issue for ${key}: ${JSON.stringify(issues)}`);
             assert.match(issue.allowed, allowed);
             const message = new LabConfigError(issues).message;
-            assert.ok(message.includes(key) && message.includes(JSON.stringify(issue.value) ?? "(unset)"), message);
+            assert.ok(message.includes(key) && message.includes(showValue(issue.value)), message);
         });
     }
+
+    it("checks BMO and CAPI images only in the modes that run them", () => {
+        const digestBmo = { images: { bmo: `quay.io/metal3-io/baremetal-operator@sha256:${"b".repeat(64)}`, kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0" } };
+        assert.equal(loadLabConfig({ mode: "ironic", ...digestBmo }, "dev").mode, "ironic");
+    });
 
     it("reports every problem together, before anything is declared", () => {
         const issues = issuesOf({ mode: "metal", nodes: "zero", batchSize: "0", images: { bmo: "x" }, ports: { httpd: 5000 }, typo: "1" });

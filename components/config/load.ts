@@ -17,11 +17,15 @@ import {
     LabConfig,
     MANAGEMENT_CLUSTER_KINDS,
     ManagementClusterConfig,
+    Mode,
     MODES,
     NetworkConfig,
     PortsConfig,
 } from "./types";
 import { cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, usableRange } from "../network/ipv4";
+import { bmoCrdUrls } from "../bmo/render";
+import { CLUSTERCTL_IMAGES, CLUSTERCTL_PROVIDERS } from "../capi/render";
+import { mirrorCollisions, parseImageRef, releaseVersion } from "../registry/images";
 
 export const PROJECT = "metal3-scale-lab";
 
@@ -130,13 +134,60 @@ export function stackSlug(stack: string): string {
 /** True when an image reference names a fixed tag or digest, not `latest` or nothing. */
 export function isPinnedImage(ref: string): boolean {
     if (!IMAGE_REF.test(ref)) return false;
-    if (ref.includes("@sha256:")) return true;
-    const lastSegment = ref.slice(ref.lastIndexOf("/") + 1);
-    const tag = lastSegment.includes(":") ? lastSegment.slice(lastSegment.indexOf(":") + 1) : undefined;
-    return tag !== undefined && tag !== "latest";
+    const { tag, digest } = parseImageRef(ref);
+    return digest !== undefined || (tag !== undefined && tag !== "latest");
 }
 
-function readImages(issues: ConfigIssue[], top: Section): ImagesConfig {
+function basename(ref: string): string {
+    const { repository } = parseImageRef(ref);
+    return repository.slice(repository.lastIndexOf("/") + 1);
+}
+
+/** What `fn` throws, or undefined: lets the loader reuse the components' own pure checks. */
+function failureOf(fn: () => unknown): string | undefined {
+    try {
+        fn();
+        return undefined;
+    } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+    }
+}
+
+/**
+ * Constraints the components put on images, checked here so they are reported
+ * with every other problem before anything is declared: release tags where
+ * manifests are fetched at the image's version, one release for CAPI core and
+ * kubeadm, a known BMO CRD list, and distinct names in the local registry.
+ */
+function checkImageUse(section: Section, images: ImagesConfig, mode: Mode): void {
+    const releaseTag = "be pinned to a release tag like v1.2.3 (its manifests are fetched at that version)";
+    if (failureOf(() => releaseVersion(images.certManagerController, "cert-manager"))) section.problem("certManagerController", images.certManagerController, releaseTag);
+    if (mode !== "ironic") {
+        if (failureOf(() => releaseVersion(images.bmo, "baremetal-operator"))) section.problem("bmo", images.bmo, releaseTag);
+        else {
+            const unknown = failureOf(() => bmoCrdUrls(releaseVersion(images.bmo, "baremetal-operator")));
+            if (unknown) section.problem("bmo", images.bmo, `be a baremetal-operator release this project knows the CRDs of (${unknown.slice(unknown.indexOf("known minors"))})`);
+        }
+    }
+    if (mode === "capi") {
+        for (const key of CLUSTERCTL_IMAGES) {
+            if (failureOf(() => releaseVersion(images[key], key))) section.problem(key, images[key], releaseTag);
+            else if (basename(images[key]) !== CLUSTERCTL_PROVIDERS[key].image) {
+                section.problem(key, images[key], `keep the upstream image name ${CLUSTERCTL_PROVIDERS[key].image} (clusterctl re-homes images by name)`);
+            }
+        }
+        const core = parseImageRef(images.capiController).tag;
+        for (const key of ["kubeadmBootstrapController", "kubeadmControlPlaneController"] as const) {
+            const tag = parseImageRef(images[key]).tag;
+            if (core && tag && tag !== core) section.problem(key, images[key], `share the CAPI core release of images.capiController (${core})`);
+        }
+    }
+    for (const { name, other, localName } of mirrorCollisions(images)) {
+        section.problem(name, images[name], `not be mirrored to the same local name as images.${other} (${localName})`);
+    }
+}
+
+function readImages(issues: ConfigIssue[], top: Section, mode: Mode): ImagesConfig {
     const section = objectSection(issues, top, "images");
     const images = { ...DEFAULT_IMAGES };
     for (const name of Object.keys(DEFAULT_IMAGES) as (keyof ImagesConfig)[]) {
@@ -146,6 +197,7 @@ function readImages(issues: ConfigIssue[], top: Section): ImagesConfig {
         else section.problem(name, value, "be an image reference pinned to a tag or digest (not latest), e.g. quay.io/metal3-io/ironic:v26.0.1");
     }
     section.rejectUnknown();
+    checkImageUse(section, images, mode);
     return images;
 }
 
@@ -310,7 +362,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const managementCluster = readManagementCluster(issues, top, slug);
     const network = readNetwork(issues, top, conductors);
     const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers);
-    const images = readImages(issues, top);
+    const images = readImages(issues, top, mode);
     const dockerHosts = readDockerHosts(issues, top, network.baremetalHostIp);
     const ironicSection = objectSection(issues, top, "ironic");
     const ironic = {

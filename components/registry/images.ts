@@ -99,18 +99,28 @@ export interface MirrorEntry {
     readonly localRef: string;
 }
 
+/** Images that would be mirrored to the same local name as an earlier, different upstream image. */
+export function mirrorCollisions(images: ImagesConfig): { name: MirroredImageName; other: MirroredImageName; localName: string }[] {
+    const byLocal = new Map<string, MirroredImageName>();
+    const collisions: { name: MirroredImageName; other: MirroredImageName; localName: string }[] = [];
+    for (const name of Object.keys(images) as ImageName[]) {
+        if (name === "registry") continue;
+        const localName = localImageRef(images[name], "").slice(1);
+        const other = byLocal.get(localName);
+        if (other && images[other] !== images[name]) collisions.push({ name, other, localName });
+        else byLocal.set(localName, name);
+    }
+    return collisions;
+}
+
 /** One entry per mirrored image; two different upstream images may not land on one local name. */
 export function mirrorPlan(images: ImagesConfig, pushAddress: string, registryAddress: string): MirrorEntry[] {
-    const plan = (Object.keys(images) as ImageName[])
+    const [collision] = mirrorCollisions(images);
+    if (collision) {
+        const { name, other, localName } = collision;
+        throw new Error(`images.${other} (${images[other]}) and images.${name} (${images[name]}) would both be mirrored as ${registryAddress}/${localName}`);
+    }
+    return (Object.keys(images) as ImageName[])
         .filter((n): n is MirroredImageName => n !== "registry")
         .map((name) => ({ name, upstream: images[name], pushRef: localImageRef(images[name], pushAddress), localRef: localImageRef(images[name], registryAddress) }));
-    const byRef = new Map<string, MirrorEntry>();
-    for (const entry of plan) {
-        const other = byRef.get(entry.localRef);
-        if (other && other.upstream !== entry.upstream) {
-            throw new Error(`images.${other.name} (${other.upstream}) and images.${entry.name} (${entry.upstream}) would both be mirrored as ${entry.localRef}`);
-        }
-        byRef.set(entry.localRef, entry);
-    }
-    return plan;
 }
