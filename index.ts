@@ -40,7 +40,7 @@ export = async () => {
     const enrollment = new HostEnrollment("hosts", {
         config,
         hosts,
-        bmcPassword: sushy.bmcPassword,
+        bmc: { username: sushy.bmcUsername, password: sushy.bmcPassword },
         ironic: config.mode === "ironic"
             ? { endpoints: ironic.endpoints, username: ironic.username, password: ironic.password, caPem: ironic.caCertPem, deployKernelUrl: ironic.deployKernelUrl, deployRamdiskUrl: ironic.deployRamdiskUrl }
             : undefined,

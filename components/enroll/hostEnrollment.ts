@@ -7,7 +7,7 @@ import { Host, planBatches } from "../inventory/inventory";
 import { indexed, typeToken } from "../naming";
 import { BareMetalHostBatch } from "./bareMetalHostBatch";
 import { IronicNodeBatch } from "./ironicNodeBatch";
-import { bareMetalHostSpec, BMC_USERNAME, redfishNodeSpec } from "./specs";
+import { bareMetalHostSpec, redfishNodeSpec } from "./specs";
 
 export interface IronicAccess {
     readonly endpoints: pulumi.Input<string>[];
@@ -21,8 +21,8 @@ export interface IronicAccess {
 export interface HostEnrollmentArgs {
     readonly config: LabConfig;
     readonly hosts: readonly Host[];
-    /** BMC password of the sushy-tools fleet (secret). */
-    readonly bmcPassword: pulumi.Input<string>;
+    /** The sushy-tools fleet's BMC credentials (password secret). */
+    readonly bmc: { readonly username: string; readonly password: pulumi.Input<string> };
     /** ironic mode: Ironic is driven directly. */
     readonly ironic?: IronicAccess;
     /** bmo/capi modes: BareMetalHosts in this namespace of the management cluster. */
@@ -65,8 +65,8 @@ export class HostEnrollment extends pulumi.ComponentResource {
                           namespace: required(args.kubernetes, "kubernetes").namespace,
                           kubeconfig: required(args.kubernetes, "kubernetes").kubeconfig,
                           hosts: batch.hosts.map(bareMetalHostSpec),
-                          bmcUsername: BMC_USERNAME,
-                          bmcPassword: args.bmcPassword,
+                          bmcUsername: args.bmc.username,
+                          bmcPassword: args.bmc.password,
                           targetState: "available",
                           timeoutSeconds,
                       }, batchOpts),
@@ -84,7 +84,7 @@ function ironicBatchArgs(args: HostEnrollmentArgs, label: string, hosts: readonl
     const images = { kernel: ironic.deployKernelUrl, ramdisk: ironic.deployRamdiskUrl };
     return {
         label,
-        hosts: hosts.map((h) => redfishNodeSpec(h, images)),
+        hosts: hosts.map((h) => redfishNodeSpec(h, images, args.bmc.username)),
         targetState: args.config.targetState,
         timeoutSeconds,
         endpoints: ironic.endpoints,
@@ -92,7 +92,7 @@ function ironicBatchArgs(args: HostEnrollmentArgs, label: string, hosts: readonl
         password: ironic.password,
         caPem: ironic.caPem,
         apiVersion: args.config.ironic.apiVersion,
-        driverInfoSecrets: { redfish_password: args.bmcPassword },
+        driverInfoSecrets: { redfish_password: args.bmc.password },
     };
 }
 

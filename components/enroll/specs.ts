@@ -6,9 +6,6 @@ import { Host } from "../inventory/inventory";
 import type { BmhSpec } from "./bareMetalHostBatch";
 import type { IronicNodeSpec } from "./ironicNodeBatch";
 
-/** The user sushy-tools accepts (its htpasswd holds only this user). */
-export const BMC_USERNAME = "admin";
-
 /** IPA kernel/ramdisk served by the first conductor's httpd; fake-ipa never boots them, Ironic requires them. */
 export function deployImageUrls(cfg: Pick<LabConfig, "network" | "ports">): { kernel: string; ramdisk: string } {
     const base = `http://${cfg.network.conductorIps[0]}:${cfg.ports.httpd}/images`;
@@ -16,7 +13,7 @@ export function deployImageUrls(cfg: Pick<LabConfig, "network" | "ports">): { ke
 }
 
 /** A lab host as a redfish Ironic node pointing at its own sushy-tools container. */
-export function redfishNodeSpec(host: Host, images: { kernel: string; ramdisk: string }): IronicNodeSpec {
+export function redfishNodeSpec(host: Host, images: { kernel: string; ramdisk: string }, bmcUsername: string): IronicNodeSpec {
     return {
         name: host.name,
         uuid: host.uuid,
@@ -25,7 +22,7 @@ export function redfishNodeSpec(host: Host, images: { kernel: string; ramdisk: s
         driverInfo: {
             redfish_address: host.sushyEndpoint,
             redfish_system_id: host.redfishSystemId,
-            redfish_username: BMC_USERNAME,
+            redfish_username: bmcUsername,
             redfish_verify_ca: "false",
             deploy_kernel: images.kernel,
             deploy_ramdisk: images.ramdisk,

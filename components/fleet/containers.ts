@@ -27,6 +27,13 @@ export function tcpHealthcheck(port: number): docker.types.input.ContainerHealth
     };
 }
 
+/** Fleets place container i with providers[i mod H]: the providers must match config.dockerHosts one to one. */
+export function requireProviderPerHost(component: string, cfg: Pick<LabConfig, "dockerHosts">, providers: readonly unknown[]): void {
+    if (providers.length !== cfg.dockerHosts.length) {
+        throw new Error(`${component} needs one docker provider per dockerHosts entry (${cfg.dockerHosts.length}), got ${providers.length}`);
+    }
+}
+
 /** Container i of a fleet runs on docker host i mod H. */
 export function dockerHostFor(cfg: Pick<LabConfig, "dockerHosts">, index: number): { host: DockerHostConfig; hostIndex: number } {
     const hostIndex = index % cfg.dockerHosts.length;

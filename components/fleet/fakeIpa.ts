@@ -8,7 +8,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHostConfig, LabConfig } from "../config/types";
 import { childName, indexed, typeToken } from "../naming";
-import { dockerHostFor, labLabels, tcpHealthcheck } from "./containers";
+import { sushyEndpoint } from "../inventory/inventory";
+import { dockerHostFor, labLabels, requireProviderPerHost, tcpHealthcheck } from "./containers";
 import { pyAssignments, PyValue } from "./pythonLiteral";
 
 /** The image reads $CONFIG (default /app/conf.py in current images); set explicitly for older ones. */
@@ -115,9 +116,7 @@ export class FakeIpa extends pulumi.ComponentResource {
     constructor(name: string, args: FakeIpaArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("fleet", "FakeIpa"), name, {}, opts);
         const cfg = args.config;
-        if (args.providers.length !== cfg.dockerHosts.length) {
-            throw new Error(`FakeIpa needs one docker provider per dockerHosts entry (${cfg.dockerHosts.length}), got ${args.providers.length}`);
-        }
+        requireProviderPerHost("FakeIpa", cfg, args.providers);
         const plan = fakeIpaPlan(cfg);
         this.containers = plan.map((p) => {
             const fed = p.sushyFeeds.length === 1 && args.bmc ? p.sushyFeeds[0] : undefined;
@@ -133,7 +132,7 @@ export class FakeIpa extends pulumi.ComponentResource {
                     maxBootSeconds: cfg.fakeIpa.maxBootSeconds,
                     redfish:
                         fed !== undefined && bmc
-                            ? { url: `http://${dockerHostFor(cfg, fed).host.address}:${cfg.ports.sushyBase + fed}`, username: bmc.username, password }
+                            ? { url: sushyEndpoint(cfg, fed), username: bmc.username, password }
                             : undefined,
                 }),
             );

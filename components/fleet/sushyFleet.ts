@@ -5,9 +5,9 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DockerHostConfig, LabConfig } from "../config/types";
-import { Host, hostsBySushy } from "../inventory/inventory";
+import { Host, hostsBySushy, sushyEndpoint } from "../inventory/inventory";
 import { childName, indexed, typeToken } from "../naming";
-import { dockerHostFor, labLabels, tcpHealthcheck } from "./containers";
+import { dockerHostFor, labLabels, requireProviderPerHost, tcpHealthcheck } from "./containers";
 import { fakeIpaUrl, FleetInputs } from "./fakeIpa";
 import { pyAssignments, pyLiteral } from "./pythonLiteral";
 
@@ -58,7 +58,7 @@ export function sushyPlan(cfg: FleetInputs, hosts: readonly Host[]): SushyContai
             port,
             host,
             hostIndex,
-            endpoint: `http://${host.address}:${port}`,
+            endpoint: sushyEndpoint(cfg, i),
             notificationUrl: fakeIpaUrl(cfg, i % cfg.fakeIpaContainers),
             systems: share.map(fakeSystem),
         };
@@ -106,9 +106,7 @@ export class SushyFleet extends pulumi.ComponentResource {
     constructor(name: string, args: SushyFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("fleet", "SushyFleet"), name, {}, opts);
         const cfg = args.config;
-        if (args.providers.length !== cfg.dockerHosts.length) {
-            throw new Error(`SushyFleet needs one docker provider per dockerHosts entry (${cfg.dockerHosts.length}), got ${args.providers.length}`);
-        }
+        requireProviderPerHost("SushyFleet", cfg, args.providers);
         const password = new random.RandomPassword(childName(name, "bmc-password"), { length: 24, special: false }, { parent: this });
         // bcryptHash is a secret output; secret() keeps that explicit where it becomes file content.
         const htpasswd = pulumi.secret(password.bcryptHash.apply((hash) => htpasswdLine(BMC_USERNAME, hash)));

@@ -68,12 +68,16 @@ export function hostName(slug: string, index: number): string {
  * whole fleet), whose notifications go to fake-ipa (i mod S) mod F. Container c
  * runs on docker host c mod H and listens on sushyBase + c.
  */
+/** Where sushy-tools container c listens: on docker host c mod H, port sushyBase + c. */
+export function sushyEndpoint(cfg: Pick<LabConfig, "dockerHosts" | "ports">, container: number): string {
+    return `http://${cfg.dockerHosts[container % cfg.dockerHosts.length].address}:${cfg.ports.sushyBase + container}`;
+}
+
 export function makeHost(cfg: InventoryConfig, index: number, mac = macPrefix(cfg.stack)): Host {
     const name = hostName(cfg.slug, index);
     const uuid = nameUuid(`${cfg.stack}/${index}`);
     const sushy = index % cfg.sushyContainers;
-    const address = cfg.dockerHosts[sushy % cfg.dockerHosts.length].address;
-    const sushyEndpoint = `http://${address}:${cfg.ports.sushyBase + sushy}`;
+    const endpoint = sushyEndpoint(cfg, sushy);
     const redfishSystemId = `/redfish/v1/Systems/${uuid}`;
     return {
         index,
@@ -82,8 +86,8 @@ export function makeHost(cfg: InventoryConfig, index: number, mac = macPrefix(cf
         bootMac: macWithPrefix(mac, index),
         sushy,
         fakeIpa: sushy % cfg.fakeIpaContainers,
-        sushyEndpoint,
-        redfishAddress: `redfish+${sushyEndpoint}${redfishSystemId}`,
+        sushyEndpoint: endpoint,
+        redfishAddress: `redfish+${endpoint}${redfishSystemId}`,
         redfishSystemId,
     };
 }
