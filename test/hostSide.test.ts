@@ -19,7 +19,7 @@ import {
     minikubeDeleteCommand,
     minikubeStartArgs,
 } from "../components/cluster/managementCluster";
-import { shQuote } from "../components/network/shell";
+import { shQuote } from "../components/shell";
 import { isSecretWrapper, ProgramRun, RegisteredResource, runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
 

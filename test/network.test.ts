@@ -18,7 +18,7 @@ import {
     renderLibvirtNetworkXml,
     undefineNetworkCommand,
 } from "../components/network/hostNetwork";
-import { shQuote } from "../components/network/shell";
+import { shQuote } from "../components/shell";
 import { runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
 

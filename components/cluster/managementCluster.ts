@@ -23,7 +23,7 @@ import { LabConfig } from "../config/types";
 import { childName, indexed, typeToken } from "../naming";
 import { BAREMETAL_NETWORK, LIBVIRT_URI, PROVISIONING_NETWORK } from "../network/hostNetwork";
 import { parseCidr } from "../network/ipv4";
-import { shQuote, shScript } from "../network/shell";
+import { shQuote, shScript } from "../shell";
 
 /** Bridge inside the VM that Ironic's pods (hostNetwork) bind their provisioning IPs to. */
 export const IRONIC_ENDPOINT_BRIDGE = "ironicendpoint";

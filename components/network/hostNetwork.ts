@@ -12,7 +12,7 @@ import { LabConfig } from "../config/types";
 import { nameUuid } from "../inventory/inventory";
 import { childName, typeToken } from "../naming";
 import { formatIpv4, parseCidr, parseIpv4, usableRange } from "./ipv4";
-import { SUDO_PREAMBLE, shQuote, shScript } from "./shell";
+import { SUDO_PREAMBLE, shQuote, shScript } from "../shell";
 
 export const LIBVIRT_URI = "qemu:///system";
 export const PROVISIONING_NETWORK = "provisioning";

@@ -16,7 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "../config/types";
 import { labLabels } from "../fleet/containers";
 import { childName, typeToken } from "../naming";
-import { shQuote, shScript } from "../network/shell";
+import { shQuote, shScript } from "../shell";
 import { MirrorEntry, MirroredImageName, mirrorPlan } from "./images";
 
 /** Where the registry keeps its data inside the container (registry:2 default). */
