@@ -1,4 +1,4 @@
-// Small async helpers for providers: bounded concurrency, sleeps, a deadline.
+// Small async helpers for providers: bounded concurrency, sleeps, retry timing, a deadline.
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
 export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -22,6 +22,21 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 
 export function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Milliseconds a Retry-After header asks for (seconds or an HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
+    const text = Array.isArray(value) ? value[0] : value;
+    if (text === undefined || text.trim() === "") return undefined;
+    if (/^\s*\d+(\.\d+)?\s*$/.test(text)) return Math.round(Number(text) * 1000);
+    const at = Date.parse(text);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Exponential backoff with jitter: attempt 1 waits ~base, each further attempt about doubles, capped. */
+export function backoffMs(attempt: number, baseMs = 250, capMs = 10_000, random: () => number = Math.random): number {
+    const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
 /** The provider's own time limit: the Node dynamic-provider host ignores customTimeouts. */

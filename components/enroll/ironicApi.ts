@@ -4,6 +4,8 @@
 // retries on transient failures. Built inside each provider method: sockets
 // cannot be serialized into `__provider`.
 
+import { backoffMs, parseRetryAfter, sleep } from "./bounded";
+
 export interface IronicConnection {
     readonly endpoints: readonly string[];
     readonly username?: string;
@@ -79,11 +81,11 @@ export class IronicClient {
                 }
                 if (!TRANSIENT_STATUS.includes(res.status)) throw ironicApiError(res.status, method, path, res.text);
                 lastError = ironicApiError(res.status, method, path, res.text);
-                await backoff(attempt, res.retryAfter);
+                await sleep(res.retryAfterMs ?? backoffMs(attempt + 1));
             } catch (err) {
                 if (isIronicApiError(err) && !TRANSIENT_STATUS.includes(err.status)) throw err;
                 lastError = err;
-                await backoff(attempt);
+                await sleep(backoffMs(attempt + 1));
             }
         }
         throw lastError;
@@ -106,7 +108,7 @@ export class IronicClient {
         this.agents.clear();
     }
 
-    private send(endpoint: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; retryAfter?: number }> {
+    private send(endpoint: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; retryAfterMs?: number }> {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const http = require("http");
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -131,8 +133,7 @@ export class IronicClient {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));
                 res.on("end", () => {
-                    const retryAfter = Number(res.headers["retry-after"]);
-                    resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Number.isFinite(retryAfter) ? retryAfter : undefined });
+                    resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8"), retryAfterMs: parseRetryAfter(res.headers["retry-after"]) });
                 });
                 res.on("error", reject);
             });
@@ -141,9 +142,4 @@ export class IronicClient {
             req.end(payload);
         });
     }
-}
-
-function backoff(attempt: number, retryAfterSeconds?: number): Promise<void> {
-    const ms = retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : Math.min(8000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -10,7 +10,10 @@
 // Built inside each provider method (sockets and agents cannot be serialized
 // into `__provider`); module-level values are plain arrays and objects only.
 import type * as http from "http";
-import { sleep } from "./bounded";
+import { backoffMs, parseRetryAfter, sleep } from "./bounded";
+
+// Shared with the Ironic client; re-exported for callers of this module.
+export { backoffMs, parseRetryAfter };
 
 export interface KubeClientOptions {
     /** Kubeconfig as YAML text; its current context is used. */
@@ -82,21 +85,6 @@ export function isKubeApiError(err: unknown): err is KubeApiError {
 
 // Module-level values are captured by value into `__provider`: plain arrays survive, Sets and Maps do not.
 const RETRYABLE_STATUS: readonly number[] = [429, 500, 502, 503, 504];
-
-/** Milliseconds a Retry-After header asks for (seconds or an HTTP date); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
-    const text = Array.isArray(value) ? value[0] : value;
-    if (text === undefined || text.trim() === "") return undefined;
-    if (/^\s*\d+(\.\d+)?\s*$/.test(text)) return Math.round(Number(text) * 1000);
-    const at = Date.parse(text);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** Exponential backoff with jitter: attempt 1 waits ~base, each further attempt about doubles, capped. */
-export function backoffMs(attempt: number, baseMs = 250, capMs = 10_000, random: () => number = Math.random): number {
-    const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
 
 /** Replaces every occurrence of each secret (of 4+ characters) with `***`. */
 export function redactText(text: string, secrets: readonly string[]): string {
