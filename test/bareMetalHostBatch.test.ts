@@ -17,7 +17,7 @@ const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 const WRONG_TOKEN = `wrong-${randomBytes(12).toString("hex")}`;
 
 /** Namespaces the fast simulated BMO serves (tens of ms per state). */
-const FAST = ["scale", "adopt", "update", "fail", "badauth"];
+const FAST = ["scale", "adopt", "update", "fail", "badauth", "noinspect"];
 /** Namespaces the slow one serves (seconds per host): the wait surely watches, time to drop watches and see finalizers. */
 const SLOW = ["drop", "gone", "finalizers", "throttle", "flaky"];
 /** Nobody reconciles here: hosts never leave their first state. */
@@ -109,6 +109,7 @@ describe("BareMetalHostBatch (provider rebuilt from __provider) against the Kube
                     declare(`scale-${b}`, { ...common, namespace: "scale", batch: b, hosts: hostsFor("scale", b * 50, 50) });
                 }
                 declare("adopt", { ...common, namespace: "adopt", batch: 0, hosts: hostsFor("adopt", 0, 20) });
+                declare("noinspect", { ...common, namespace: "noinspect", batch: 0, hosts: hostsFor("noinspect", 0, 10, { inspectionMode: "disabled" }) });
                 declare("update-v1", { ...common, label: "test/update", namespace: "update", batch: 0, hosts: hostsFor("update", 0, 20) });
                 const v2 = [...hostsFor("update", 0, 17), ...hostsFor("update", 20, 2)].map((h) => (h.name === "update-0005" ? { ...h, online: false } : h));
                 declare("update-v2", { ...common, label: "test/update", namespace: "update", batch: 0, hosts: v2 });
@@ -142,7 +143,7 @@ describe("BareMetalHostBatch (provider rebuilt from __provider) against the Kube
 
     it("declares one dynamic resource per batch, with the credentials secret", () => {
         const b = batches["scale-0"].resource;
-        assert.equal(Object.keys(batches).length, 21);
+        assert.equal(Object.keys(batches).length, 22);
         assert.equal(b.type, "pulumi-nodejs:dynamic/enroll:BareMetalHostBatch");
         assert.ok(isSecretWrapper(b.rawInputs.kubeconfig), "kubeconfig is a secret input");
         assert.ok(isSecretWrapper(b.rawInputs.bmcPassword), "bmcPassword is a secret input");
@@ -290,6 +291,20 @@ describe("BareMetalHostBatch (provider rebuilt from __provider) against the Kube
         const again = inNs("adopt", mark);
         assert.equal(again.filter((r) => r.status >= 400).length, 0);
         assert.ok(again.length <= 2 * 20 + 2, `${again.length} requests to adopt 20 hosts`);
+    });
+
+    it("applies spec.inspectionMode disabled (inspectHosts: false) and hosts skip inspection on their way to available", async () => {
+        const b = batches["noinspect"];
+        const { outs } = await create(b);
+        assert.deepEqual(outs.status.counts, { available: 10 });
+        for (const h of bmhsIn("noinspect")) {
+            assert.equal(h.spec.inspectionMode, "disabled", h.metadata.name);
+            assert.equal(h.status?.operationHistory?.inspect?.start ?? null, null, `${h.metadata.name} was inspected`);
+        }
+        const inspected = bmhsIn("adopt").filter((h) => h.status?.operationHistory?.inspect?.start);
+        assert.equal(inspected.length, 20, "hosts without inspectionMode are inspected (BMO's default)");
+        const bad = await b.provider.check({}, { ...b.inputs, hosts: hostsFor("noinspect", 0, 1, { inspectionMode: "off" as "disabled" }) });
+        assert.match(bad.failures.map((f: { reason: string }) => f.reason).join("\n"), /inspectionMode must be one of agent, disabled; got off/);
     });
 
     it("re-applies a host deleted behind its back while it waits", async () => {

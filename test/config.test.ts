@@ -40,7 +40,8 @@ describe("config loader", () => {
         assert.deepEqual(declared, { ...SCALAR_DEFAULTS });
         for (const [key, decl] of Object.entries<any>(project.config)) {
             assert.ok(decl.description && decl.type, `${key} needs a type and a description`);
-            assert.equal(decl.type, typeof SCALAR_DEFAULTS[key as keyof typeof SCALAR_DEFAULTS] === "number" ? "integer" : "string", key);
+            const jsType = typeof SCALAR_DEFAULTS[key as keyof typeof SCALAR_DEFAULTS];
+            assert.equal(decl.type, jsType === "number" ? "integer" : jsType, key);
         }
     });
 
@@ -63,9 +64,10 @@ describe("config loader", () => {
     });
 
     it("reads numbers and booleans as the CLI stores them (text)", () => {
-        const cfg = loadLabConfig({ nodes: "12", ironic: { inspector: "true" } }, "dev");
+        const cfg = loadLabConfig({ nodes: "12", inspectHosts: "false" }, "dev");
         assert.equal(cfg.nodes, 12);
-        assert.equal(cfg.ironic.inspector, true);
+        assert.equal(cfg.inspectHosts, false);
+        assert.equal(loadLabConfig({}, "dev").inspectHosts, true, "hosts are inspected by default");
     });
 
     it("slugs stack names into DNS labels", () => {
@@ -74,13 +76,25 @@ describe("config loader", () => {
         assert.equal(stackSlug("___"), "lab");
     });
 
-    it("accepts only pinned images", () => {
-        assert.ok(isPinnedImage("quay.io/metal3-io/ironic:v26.0.1"));
-        assert.ok(isPinnedImage("localhost:5000/localimages/ironic:v26.0.1"));
+    it("accepts only immutable pins: release tags, dated branch builds, digests", () => {
+        assert.ok(isPinnedImage("quay.io/metal3-io/ironic:v35.0.2"));
+        assert.ok(isPinnedImage("quay.io/metal3-io/mariadb:capm3-v1.11.0"));
+        assert.ok(isPinnedImage("docker.io/library/registry:2.8.3"));
+        assert.ok(isPinnedImage("localhost:5000/localimages/ironic:v35.0.2"));
+        assert.ok(isPinnedImage(`quay.io/metal3-io/fake-ipa:main_2026-04-02_${"f".repeat(40)}`));
+        assert.ok(isPinnedImage(`quay.io/metal3-io/ironic:release-35.0_2026-08-19_${"0".repeat(40)}`));
         assert.ok(isPinnedImage(`quay.io/metal3-io/ironic@sha256:${"a".repeat(64)}`));
-        assert.ok(!isPinnedImage("quay.io/metal3-io/ironic"));
-        assert.ok(!isPinnedImage("quay.io/metal3-io/ironic:latest"));
-        assert.ok(!isPinnedImage("localhost:5000/ironic"));
+        assert.ok(isPinnedImage(`quay.io/metal3-io/fake-ipa:main@sha256:${"a".repeat(64)}`), "a digest pins whatever the tag says");
+        for (const moving of ["quay.io/metal3-io/ironic", "quay.io/metal3-io/ironic:latest", "quay.io/metal3-io/fake-ipa:main", "quay.io/metal3-io/ironic:master", "quay.io/metal3-io/ironic:release-35.0", "quay.io/metal3-io/ironic:v35", "localhost:5000/ironic"]) {
+            assert.ok(!isPinnedImage(moving), moving);
+        }
+    });
+
+    it("every default image is an immutable pin that passes the compatibility rules in every mode", () => {
+        for (const mode of ["ironic", "bmo", "capi"]) {
+            const cfg = loadLabConfig({ mode }, "dev");
+            for (const [name, ref] of Object.entries(cfg.images)) assert.ok(isPinnedImage(ref), `${name}: ${ref}`);
+        }
     });
 
     // Each case: raw config, the key the message must name, and a fragment of what is allowed.
@@ -101,14 +115,27 @@ describe("config loader", () => {
         ["unknown target state", { targetState: "active" }, "metal3-scale-lab:targetState", /available, manageable/],
         ["boot times reversed", { fakeIpaMinBootSeconds: "60", fakeIpaMaxBootSeconds: "30" }, "metal3-scale-lab:fakeIpaMaxBootSeconds", /at least fakeIpaMinBootSeconds \(60\)/],
         ["unknown top-level key", { node: "10" }, "metal3-scale-lab:node", /unknown key/],
-        ["unpinned image", { images: { ironic: "quay.io/metal3-io/ironic:latest" } }, "metal3-scale-lab:images.ironic", /pinned to a tag or digest/],
+        ["unpinned image", { images: { ironic: "quay.io/metal3-io/ironic:latest" } }, "metal3-scale-lab:images.ironic", /pinned to an immutable build: a release tag/],
+        ["an image on a moving branch tag", { images: { fakeIpa: "quay.io/metal3-io/fake-ipa:main" } }, "metal3-scale-lab:images.fakeIpa", /dated build tag \(quay.io\/metal3-io\/fake-ipa:main_2026-04-02_<40-hex sha>\)/],
+        ["an image on a release branch tag", { images: { ironic: "quay.io/metal3-io/ironic:release-35.0" } }, "metal3-scale-lab:images.ironic", /moving tags such as latest, main or release-0.13 are refused/],
+        ["an ironic-image older than the rendering needs", { images: { ironic: "quay.io/metal3-io/ironic:v26.0.1" } }, "metal3-scale-lab:images.ironic", /v32.0.0 or newer: .*\/auth\/ironic-rpc/],
+        ["a sushy-tools image that ignores NO_MEMOIZE", { images: { sushyTools: "quay.io/metal3-io/sushy-tools:v35.0.2" } }, "metal3-scale-lab:images.sushyTools", /v37.0.0 or newer: .*SUSHY_EMULATOR_NO_MEMOIZE/],
+        ["a mariadb image that does not read /auth/mariadb", { images: { mariadb: "quay.io/metal3-io/mariadb:capm3-v1.9.0" } }, "metal3-scale-lab:images.mariadb", /v1.9.4 or newer: .*\/auth\/mariadb/],
+        ["a CAPI core without v1beta2 Machines", { mode: "capi", images: { capiController: "registry.k8s.io/cluster-api/cluster-api-controller:v1.10.3", kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.10.3", kubeadmControlPlaneController: "registry.k8s.io/cluster-api/kubeadm-control-plane-controller:v1.10.3" } }, "metal3-scale-lab:images.capiController", /v1.11.0 or newer: FKAS/],
+        ["a CAPM3 of another minor than CAPI", { mode: "capi", images: { capm3Controller: "quay.io/metal3-io/cluster-api-provider-metal3:v1.12.3", ipamController: "quay.io/metal3-io/ip-address-manager:v1.12.3", bmo: "quay.io/metal3-io/baremetal-operator:v0.12.3" } }, "metal3-scale-lab:images.capm3Controller", /minor release with images.capiController \(v1.13\)/],
+        ["an IPAM of another minor than CAPM3", { mode: "capi", images: { ipamController: "quay.io/metal3-io/ip-address-manager:v1.12.3" } }, "metal3-scale-lab:images.ipamController", /minor release with images.capm3Controller \(v1.13\)/],
+        ["a BMO that does not pair with CAPM3", { mode: "capi", images: { bmo: "quay.io/metal3-io/baremetal-operator:v0.12.3" } }, "metal3-scale-lab:images.bmo", /v0.13.x release to pair with CAPM3 v1.13/],
+        ["a management cluster too old for CAPI", { mode: "capi", managementCluster: { kubernetesVersion: "v1.31.4" } }, "metal3-scale-lab:managementCluster.kubernetesVersion", /v1.32 or newer: Cluster API v1.13/],
+        ["the removed ironic-inspector", { ironic: { inspector: "true" } }, "metal3-scale-lab:ironic.inspector", /removed from ironic-image in v25.0.0/],
+        ["the removed inspector port", { ports: { inspector: 5050 } }, "metal3-scale-lab:ports.inspector", /removed from ironic-image in v25.0.0/],
+        ["inspectHosts not boolean", { inspectHosts: "yes" }, "metal3-scale-lab:inspectHosts", /true or false/],
         ["unknown image key", { images: { ironik: "quay.io/metal3-io/ironic:v1" } }, "metal3-scale-lab:images.ironik", /unknown key/],
         ["images not an object", { images: "quay.io/x:1" }, "metal3-scale-lab:images", /be an object/],
         ["a BMO image without a release tag", { images: { bmo: `quay.io/metal3-io/baremetal-operator@sha256:${"b".repeat(64)}` } }, "metal3-scale-lab:images.bmo", /release tag like v1.2.3/],
         ["a BMO release without a known CRD list", { images: { bmo: "quay.io/metal3-io/baremetal-operator:v0.2.0" } }, "metal3-scale-lab:images.bmo", /known minors: v0\.8/],
-        ["CAPI kubeadm providers from another release", { mode: "capi", images: { kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0" } }, "metal3-scale-lab:images.kubeadmBootstrapController", /CAPI core release of images.capiController \(v1.9.4\)/],
-        ["a renamed CAPM3 image clusterctl cannot re-home", { mode: "capi", images: { capm3Controller: "example.org/capm3:v1.9.0" } }, "metal3-scale-lab:images.capm3Controller", /keep the upstream image name cluster-api-provider-metal3/],
-        ["two images mirrored to one local name", { images: { fakeIpa: "example.org/forks/ironic:v26.0.1" } }, "metal3-scale-lab:images.fakeIpa", /same local name as images.ironic/],
+        ["CAPI kubeadm providers from another release", { mode: "capi", images: { kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0" } }, "metal3-scale-lab:images.kubeadmBootstrapController", /CAPI core release of images.capiController \(v1.13.5\)/],
+        ["a renamed CAPM3 image clusterctl cannot re-home", { mode: "capi", images: { capm3Controller: "example.org/capm3:v1.13.2" } }, "metal3-scale-lab:images.capm3Controller", /keep the upstream image name cluster-api-provider-metal3/],
+        ["two images mirrored to one local name", { images: { fakeIpa: "example.org/forks/ironic:v35.0.2" } }, "metal3-scale-lab:images.fakeIpa", /same local name as images.ironic/],
         ["bad CIDR", { network: { provisioningCidr: "172.22.0.0/33" } }, "metal3-scale-lab:network.provisioningCidr", /CIDR form/],
         ["CIDR with host bits", { network: { provisioningCidr: "172.22.0.5/24" } }, "metal3-scale-lab:network.provisioningCidr", /no host bits/],
         ["host IP outside its CIDR", { network: { provisioningHostIp: "10.0.0.1" } }, "metal3-scale-lab:network.provisioningHostIp", /inside provisioningCidr/],
@@ -124,7 +151,6 @@ describe("config loader", () => {
         ["docker host bad URL", { dockerHosts: [{ name: "rack1", url: "http://x", address: "10.0.0.2" }] }, "metal3-scale-lab:dockerHosts[0].url", /unix:\/\/\/path, ssh:\/\/user@host/],
         ["docker host names repeat", { dockerHosts: [{ name: "a", url: "ssh://u@h1", address: "h1" }, { name: "a", url: "ssh://u@h2", address: "h2" }] }, "metal3-scale-lab:dockerHosts[1].name", /unique/],
         ["ironic microversion", { ironic: { apiVersion: "2" } }, "metal3-scale-lab:ironic.apiVersion", /microversion like 1.81/],
-        ["inspector not boolean", { ironic: { inspector: "yes" } }, "metal3-scale-lab:ironic.inspector", /true or false/],
     ];
     for (const [title, raw, key, allowed] of badCases) {
         it(`rejects ${title}, naming ${key}`, () => {
@@ -138,8 +164,9 @@ describe("config loader", () => {
     }
 
     it("checks BMO and CAPI images only in the modes that run them", () => {
-        const digestBmo = { images: { bmo: `quay.io/metal3-io/baremetal-operator@sha256:${"b".repeat(64)}`, kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0" } };
+        const digestBmo = { images: { bmo: `quay.io/metal3-io/baremetal-operator@sha256:${"b".repeat(64)}`, kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0", capm3Controller: "quay.io/metal3-io/cluster-api-provider-metal3:v1.9.0" } };
         assert.equal(loadLabConfig({ mode: "ironic", ...digestBmo }, "dev").mode, "ironic");
+        assert.equal(loadLabConfig({ mode: "ironic", managementCluster: { kubernetesVersion: "v1.30.0" } }, "dev").mode, "ironic", "no CAPI, no CAPI Kubernetes floor");
     });
 
     it("reports every problem together, before anything is declared", () => {

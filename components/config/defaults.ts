@@ -14,6 +14,7 @@ export const SCALAR_DEFAULTS = {
     maxBatchesInFlight: 1,
     waitTimeoutMinutes: 60,
     targetState: "available",
+    inspectHosts: true,
     clusters: 0,
     fakeApiServers: 0,
     bmoConcurrency: 0,
@@ -22,27 +23,39 @@ export const SCALAR_DEFAULTS = {
     fakeIpaMaxBootSeconds: 30,
 } as const;
 
-// Release tags where upstream publishes them. fake-ipa, FKAS and the IPA
-// downloader are published only from main (`main` or `main_<date>_<sha>` tags):
-// pin a `main_<date>_<sha>` tag or a digest in the stack's `images` for a
-// reproducible lab (`skopeo list-tags docker://quay.io/metal3-io/fake-ipa`).
+// Upstream's newest stable set in which every part works together ("Set A" of
+// shared/reference/versions.md, read at the upstream tags named below). Every
+// image is immutable: release tags, and for the images upstream builds only
+// from main (fake-ipa, ipa-downloader, FKAS) the dated `main_<date>_<sha>` tag
+// its image workflow pushes with each build (project-infra
+// .github/workflows/container-image-build.yml: `<branch>_<UTC date>_<sha>`).
 export const DEFAULT_IMAGES: ImagesConfig = {
     registry: "docker.io/library/registry:2.8.3",
-    ironic: "quay.io/metal3-io/ironic:v26.0.1",
-    mariadb: "quay.io/metal3-io/mariadb:capm3-v1.9.0",
-    sushyTools: "quay.io/metal3-io/sushy-tools:v26.0.1",
-    fakeIpa: "quay.io/metal3-io/fake-ipa:main",
-    bmo: "quay.io/metal3-io/baremetal-operator:v0.9.0",
-    fkas: "quay.io/metal3-io/metal3-fkas:main",
-    ipaDownloader: "quay.io/metal3-io/ironic-ipa-downloader:main",
-    certManagerController: "quay.io/jetstack/cert-manager-controller:v1.16.2",
-    certManagerCainjector: "quay.io/jetstack/cert-manager-cainjector:v1.16.2",
-    certManagerWebhook: "quay.io/jetstack/cert-manager-webhook:v1.16.2",
-    capiController: "registry.k8s.io/cluster-api/cluster-api-controller:v1.9.4",
-    kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.9.4",
-    kubeadmControlPlaneController: "registry.k8s.io/cluster-api/kubeadm-control-plane-controller:v1.9.4",
-    capm3Controller: "quay.io/metal3-io/cluster-api-provider-metal3:v1.9.0",
-    ipamController: "quay.io/metal3-io/ip-address-manager:v1.9.0",
+    // BMO@release-0.13:test/e2e/data/ironic-standalone-operator/ironic/overlays/e2e/ironic.yaml pairs BMO 0.13 with Ironic 35.0.
+    ironic: "quay.io/metal3-io/ironic:v35.0.2",
+    // The last mariadb-image tag; reads /auth/mariadb (mariadb-image@capm3-v1.11.0:runmariadb:5-8).
+    mariadb: "quay.io/metal3-io/mariadb:capm3-v1.11.0",
+    // Builds sushy-tools from git 3b57e7a (ironic-image@v38.0.0:resources/sushy-tools/Dockerfile:16), after
+    // SUSHY_EMULATOR_NO_MEMOIZE (sushy-tools 428b213); v35's image still installs sushy-tools 2.2.0 without it.
+    sushyTools: "quay.io/metal3-io/sushy-tools:v38.0.0",
+    // The last utility-images main push (ff1d62ee, 2026-04-02).
+    fakeIpa: "quay.io/metal3-io/fake-ipa:main_2026-04-02_ff1d62ee3d668bca4492deb10dcde652e06a8b1b",
+    // BMO minor = CAPM3 minor - 1.0 (metal3-dev-env lib/common.sh:325-332: CAPM3 1.13 <-> BMO 0.13 <-> Ironic 35.0).
+    bmo: "quay.io/metal3-io/baremetal-operator:v0.13.2",
+    // The newest FKAS main build (CAPM3 ac63ce02, 2026-08-14); its reconciler reads Machines as v1beta2 (CAPI >= v1.11).
+    fkas: "quay.io/metal3-io/metal3-fkas:main_2026-08-14_ac63ce02c5ea5d70624cd664293eedf498032da9",
+    // The last ironic-ipa-downloader main push (854d640e, 2026-07-02).
+    ipaDownloader: "quay.io/metal3-io/ironic-ipa-downloader:main_2026-07-02_854d640e528685276b0d19b3027d29154733b2f6",
+    // clusterctl v1.13.5's own cert-manager (CAPI@v1.13.5:cmd/clusterctl/client/config/cert_manager_client.go:32).
+    certManagerController: "quay.io/jetstack/cert-manager-controller:v1.21.1",
+    certManagerCainjector: "quay.io/jetstack/cert-manager-cainjector:v1.21.1",
+    certManagerWebhook: "quay.io/jetstack/cert-manager-webhook:v1.21.1",
+    // CAPI minor = CAPM3 minor (metal3-dev-env lib/releases.sh:93-96; CAPM3@v1.13.2 go.mod requires CAPI v1.13.4).
+    capiController: "registry.k8s.io/cluster-api/cluster-api-controller:v1.13.5",
+    kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.13.5",
+    kubeadmControlPlaneController: "registry.k8s.io/cluster-api/kubeadm-control-plane-controller:v1.13.5",
+    capm3Controller: "quay.io/metal3-io/cluster-api-provider-metal3:v1.13.2",
+    ipamController: "quay.io/metal3-io/ip-address-manager:v1.13.2",
 };
 
 export const DEFAULT_PORTS: PortsConfig = {
@@ -50,7 +63,7 @@ export const DEFAULT_PORTS: PortsConfig = {
     ironicApi: 6385,
     ironicJsonRpc: 6189,
     httpd: 6180,
-    inspector: 5050,
+    imageCache: 6280,
     sushyBase: 8000,
     fakeIpaBase: 9900,
     fkas: 3333,
@@ -71,11 +84,11 @@ export const DEFAULT_MANAGEMENT_CLUSTER = {
     cpus: 4,
     memoryMb: 8192,
     diskGb: 50,
-    kubernetesVersion: "v1.31.4",
+    // Supported by minikube v1.37 and, as a management cluster, by CAPI v1.13 (v1.32-v1.36); CAPM3's scalability e2e uses v1.34.1.
+    kubernetesVersion: "v1.34.1",
 };
 
 export const DEFAULT_IRONIC = {
-    inspector: false,
     apiWorkers: 2,
     apiVersion: "1.81",
 };

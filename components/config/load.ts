@@ -26,6 +26,7 @@ import { cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, usableRan
 import { bmoCrdUrls } from "../bmo/render";
 import { CLUSTERCTL_IMAGES, CLUSTERCTL_PROVIDERS } from "../capi/render";
 import { mirrorCollisions, parseImageRef, releaseVersion } from "../registry/images";
+import { imageCompatibility, isImmutablePin, managementKubernetesProblem } from "./compatibility";
 
 export const PROJECT = "metal3-scale-lab";
 
@@ -94,6 +95,12 @@ class Section {
         return fallback;
     }
 
+    /** A key the project no longer reads: refused with the reason, rather than as an unknown key. */
+    retired(name: string, allowed: string): void {
+        const value = this.value(name);
+        if (value !== undefined) this.problem(name, value, allowed);
+    }
+
     /** Reports keys nobody read: misspellings would otherwise be silently ignored. */
     rejectUnknown(): void {
         for (const name of Object.keys(this.raw)) {
@@ -115,6 +122,9 @@ function objectSection(issues: ConfigIssue[], top: Section, name: string): Secti
     return new Section(issues, prefix, value as Record<string, unknown>);
 }
 
+/** Why `ironic.inspector` and `ports.inspector` are refused. */
+const INSPECTOR_REMOVED = "ironic-inspector was removed from ironic-image in v25.0.0 (ironic-image commit 4fe398f0)";
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\.[a-z0-9-]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const DOCKER_URL = /^(unix:\/\/\/\S+|ssh:\/\/\S+|tcp:\/\/\S+)$/;
@@ -131,12 +141,14 @@ export function stackSlug(stack: string): string {
     return slug || "lab";
 }
 
-/** True when an image reference names a fixed tag or digest, not `latest` or nothing. */
+/** True when an image reference names an immutable build: a release tag, a dated branch build or a digest. */
 export function isPinnedImage(ref: string): boolean {
-    if (!IMAGE_REF.test(ref)) return false;
-    const { tag, digest } = parseImageRef(ref);
-    return digest !== undefined || (tag !== undefined && tag !== "latest");
+    return IMAGE_REF.test(ref) && isImmutablePin(ref);
 }
+
+const PIN_EXAMPLES =
+    "a release tag (quay.io/metal3-io/ironic:v35.0.2), a dated build tag (quay.io/metal3-io/fake-ipa:main_2026-04-02_<40-hex sha>) " +
+    "or a digest (...@sha256:<64 hex>); moving tags such as latest, main or release-0.13 are refused";
 
 function basename(ref: string): string {
     const { repository } = parseImageRef(ref);
@@ -182,6 +194,7 @@ function checkImageUse(section: Section, images: ImagesConfig, mode: Mode): void
             if (core && tag && tag !== core) section.problem(key, images[key], `share the CAPI core release of images.capiController (${core})`);
         }
     }
+    for (const { image, allowed } of imageCompatibility(images, mode)) section.problem(image, images[image], allowed);
     for (const { name, other, localName } of mirrorCollisions(images)) {
         section.problem(name, images[name], `not be mirrored to the same local name as images.${other} (${localName})`);
     }
@@ -194,7 +207,7 @@ function readImages(issues: ConfigIssue[], top: Section, mode: Mode): ImagesConf
         const value = section.value(name);
         if (value === undefined) continue;
         if (typeof value === "string" && isPinnedImage(value)) images[name] = value;
-        else section.problem(name, value, "be an image reference pinned to a tag or digest (not latest), e.g. quay.io/metal3-io/ironic:v26.0.1");
+        else section.problem(name, value, `be an image reference pinned to an immutable build: ${PIN_EXAMPLES}`);
     }
     section.rejectUnknown();
     checkImageUse(section, images, mode);
@@ -207,10 +220,11 @@ function readPorts(issues: ConfigIssue[], top: Section, sushy: number, fakeIpa: 
     for (const name of Object.keys(DEFAULT_PORTS) as (keyof PortsConfig)[]) {
         ports[name] = section.int(name, DEFAULT_PORTS[name], 1, 65535);
     }
+    section.retired("inspector", `not be set: ${INSPECTOR_REMOVED}`);
     section.rejectUnknown();
     // Every port the lab opens on a host, with its owner; ranges for the fleets.
     const claims: { owner: string; first: number; last: number }[] = [
-        ...(["registry", "ironicApi", "ironicJsonRpc", "httpd", "inspector", "fkas"] as const).map((n) => ({ owner: n, first: ports[n], last: ports[n] })),
+        ...(["registry", "ironicApi", "ironicJsonRpc", "httpd", "imageCache", "fkas"] as const).map((n) => ({ owner: n, first: ports[n], last: ports[n] })),
         { owner: "sushyBase", first: ports.sushyBase, last: ports.sushyBase + Math.max(sushy, 1) - 1 },
         { owner: "fakeIpaBase", first: ports.fakeIpaBase, last: ports.fakeIpaBase + Math.max(fakeIpa, 1) - 1 },
     ];
@@ -343,6 +357,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const maxBatchesInFlight = top.int("maxBatchesInFlight", d.maxBatchesInFlight, 1, 100);
     const waitTimeoutMinutes = top.int("waitTimeoutMinutes", d.waitTimeoutMinutes, 1, 7 * 24 * 60);
     const targetState = top.oneOf("targetState", d.targetState, ["available", "manageable"] as const);
+    const inspectHosts = top.bool("inspectHosts", d.inspectHosts);
     const clusters = top.int("clusters", d.clusters, 0, MAX_NODES);
     const fakeApiServersRaw = top.int("fakeApiServers", d.fakeApiServers, 0, 100, " (0 = one per 100 clusters in capi mode)");
     const bmoConcurrency = top.int("bmoConcurrency", d.bmoConcurrency, 0, 200, " (0 = derived from nodes)");
@@ -363,10 +378,12 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const network = readNetwork(issues, top, conductors);
     const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers);
     const images = readImages(issues, top, mode);
+    const kubernetesProblem = mode === "capi" ? managementKubernetesProblem(images, managementCluster.kubernetesVersion) : undefined;
+    if (kubernetesProblem) issues.push({ key: `${PROJECT}:managementCluster.kubernetesVersion`, value: managementCluster.kubernetesVersion, allowed: kubernetesProblem });
     const dockerHosts = readDockerHosts(issues, top, network.baremetalHostIp);
     const ironicSection = objectSection(issues, top, "ironic");
+    ironicSection.retired("inspector", `not be set: ${INSPECTOR_REMOVED}; hosts are inspected by Ironic itself (inspectHosts)`);
     const ironic = {
-        inspector: ironicSection.bool("inspector", DEFAULT_IRONIC.inspector),
         apiWorkers: ironicSection.int("apiWorkers", DEFAULT_IRONIC.apiWorkers, 1, 64),
         apiVersion: ironicSection.string("apiVersion", DEFAULT_IRONIC.apiVersion, /^1\.\d{1,3}$/, "be an Ironic API microversion like 1.81") ?? DEFAULT_IRONIC.apiVersion,
     };
@@ -390,6 +407,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
         maxBatchesInFlight,
         waitTimeoutMinutes,
         targetState,
+        inspectHosts,
         clusters,
         fakeApiServers,
         managementCluster,

@@ -47,7 +47,8 @@ export interface PortsConfig {
     readonly ironicApi: number;
     readonly ironicJsonRpc: number;
     readonly httpd: number;
-    readonly inspector: number;
+    /** The lab host's HTTP server for cached IPA kernel/ramdisk (and node images). */
+    readonly imageCache: number;
     /** sushy-tools container i listens on sushyBase + i. */
     readonly sushyBase: number;
     /** fake-ipa container j listens on fakeIpaBase + j. */
@@ -86,8 +87,6 @@ export interface DockerHostConfig {
 }
 
 export interface IronicConfig {
-    /** Old Ironic images still need a separate ironic-inspector; new ones inspect in Ironic. */
-    readonly inspector: boolean;
     /** API worker processes per conductor pod (ironic-image NUMWORKERS). */
     readonly apiWorkers: number;
     /** Ironic API microversion the lab's clients speak. */
@@ -132,6 +131,8 @@ export interface LabConfig {
     readonly waitTimeoutMinutes: number;
     /** Target state of enrolled hosts: `available` (provide) or `manageable`. */
     readonly targetState: "available" | "manageable";
+    /** Inspect hosts on the way to the target state (agent inspection: fake-ipa posts the inventory). */
+    readonly inspectHosts: boolean;
     readonly clusters: number;
     readonly fakeApiServers: number;
     readonly managementCluster: ManagementClusterConfig;

@@ -20,6 +20,8 @@ export interface BmhSpec {
     readonly bootMode: "legacy" | "UEFI" | "UEFISecureBoot";
     readonly online: boolean;
     readonly disableCertificateVerification?: boolean;
+    /** `disabled` skips inspection; absent means BMO's default, agent inspection (BMO v0.13 spec.inspectionMode). */
+    readonly inspectionMode?: "agent" | "disabled";
 }
 
 export interface BareMetalHostBatchInputs extends BatchInputs<BmhSpec> {
@@ -60,6 +62,8 @@ const LIFECYCLE: readonly string[] = ["registering", "inspecting", "preparing", 
 /** States a target may name: the lifecycle plus the two terminal states outside it. */
 const TARGETS: readonly string[] = [...LIFECYCLE, "externally provisioned", "unmanaged"];
 const BOOT_MODES: readonly string[] = ["legacy", "UEFI", "UEFISecureBoot"];
+/** BMO v0.13 spec.inspectionMode enum (apis/metal3.io/v1alpha1/baremetalhost_types.go: Enum=disabled;agent). */
+const INSPECTION_MODES: readonly string[] = ["agent", "disabled"];
 /** Kubernetes answers that concern one object (the others stop the whole batch: auth, missing CRD/namespace...). */
 const PER_HOST_STATUS: readonly number[] = [400, 409, 422];
 
@@ -134,6 +138,7 @@ export function bmhManifest(inputs: BareMetalHostBatchInputs, spec: BmhSpec) {
             bootMACAddress: spec.bootMac,
             bootMode: spec.bootMode,
             online: spec.online,
+            ...(spec.inspectionMode ? { inspectionMode: spec.inspectionMode } : {}),
         },
     };
 }
@@ -255,6 +260,9 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
             if (typeof h.bmcAddress !== "string" || !/^[a-z][a-z0-9+.-]*:\/\/[^\s/]+/i.test(h.bmcAddress)) failures.push({ property: "hosts", reason: `${what}: bmcAddress ${h.bmcAddress} is not a BMC URL (e.g. redfish+http://host:port/redfish/v1/Systems/<uuid>)` });
             if (!BOOT_MODES.includes(h.bootMode)) failures.push({ property: "hosts", reason: `${what}: bootMode must be one of ${BOOT_MODES.join(", ")}; got ${h.bootMode}` });
             if (typeof h.online !== "boolean") failures.push({ property: "hosts", reason: `${what}: online must be true or false` });
+            if (h.inspectionMode !== undefined && !INSPECTION_MODES.includes(h.inspectionMode)) {
+                failures.push({ property: "hosts", reason: `${what}: inspectionMode must be one of ${INSPECTION_MODES.join(", ")}; got ${h.inspectionMode}` });
+            }
             if (h.disableCertificateVerification !== undefined && typeof h.disableCertificateVerification !== "boolean") {
                 failures.push({ property: "hosts", reason: `${what}: disableCertificateVerification must be true or false` });
             }

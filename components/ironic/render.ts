@@ -8,6 +8,8 @@ import { LabConfig } from "../config/types";
 import { childName, indexed } from "../naming";
 import { DB_MAX_OVERFLOW, DB_POOL_SIZE } from "./sizing";
 import { imageParts } from "../registry/images";
+import { IPA_KERNEL, IPA_RAMDISK, IpaImageUrls } from "../registry/ipaImages";
+import { shQuote, shScript } from "../shell";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 
@@ -32,16 +34,6 @@ export const MARIADB_PORT = 3306;
 /** Where cert-manager is installed (the Helm release's namespace). */
 export const CERT_MANAGER_NAMESPACE = "cert-manager";
 export const CERT_MANAGER_CHART_REPO = "https://charts.jetstack.io";
-
-/**
- * Node directory holding the IPA kernel/initramfs that the shared boot pod
- * downloads once; every conductor's httpd serves it read-only under /images.
- * All Ironic pods run with hostNetwork on the node carrying the conductor IPs,
- * so a hostPath is shared by all of them (the study's single-node layout).
- */
-export const IPA_CACHE_HOST_PATH = "/var/lib/metal3-scale-lab/ipa";
-export const IPA_KERNEL = "ironic-python-agent.kernel";
-export const IPA_RAMDISK = "ironic-python-agent.initramfs";
 
 const PART_OF = "metal3-scale-lab";
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -68,8 +60,13 @@ export interface IronicNames {
     readonly auth: string;
     readonly dbSecret: string;
     readonly mariadb: string;
+    /** MariaDB's data (PersistentVolumeClaim). */
+    readonly mariadbData: string;
+    /** MariaDB's my.cnf read on every boot (ConfigMap). */
+    readonly mariadbConfig: string;
+    /** The Job applying a changed max_connections to the running MariaDB. */
+    readonly mariadbLimit: string;
     readonly dnsmasq: string;
-    readonly inspector: string;
 }
 
 export function ironicNames(name: string): IronicNames {
@@ -80,8 +77,10 @@ export function ironicNames(name: string): IronicNames {
         auth: n("auth"),
         dbSecret: n("mariadb-credentials"),
         mariadb: n("mariadb"),
+        mariadbData: n("mariadb-data"),
+        mariadbConfig: n("mariadb-config"),
+        mariadbLimit: n("mariadb-max-connections"),
         dnsmasq: n("dnsmasq"),
-        inspector: n("inspector"),
     };
 }
 

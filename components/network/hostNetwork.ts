@@ -146,7 +146,7 @@ export interface PortRule {
     readonly purpose: string;
 }
 
-export type FirewallInputs = Pick<LabConfig, "ports" | "ironic" | "sushyContainers" | "fakeIpaContainers">;
+export type FirewallInputs = Pick<LabConfig, "ports" | "sushyContainers" | "fakeIpaContainers">;
 
 /** Every port the lab's guests (the minikube VM) must reach on the lab host. */
 export function labFirewallPorts(cfg: FirewallInputs): PortRule[] {
@@ -155,8 +155,8 @@ export function labFirewallPorts(cfg: FirewallInputs): PortRule[] {
     const udp = (from: number, to: number, purpose: string): PortRule => ({ from, to, protocol: "udp", purpose });
     return [
         tcp(p.ironicApi, p.ironicApi, "Ironic API"),
-        ...(cfg.ironic.inspector ? [tcp(p.inspector, p.inspector, "ironic-inspector API")] : []),
-        tcp(p.httpd, p.httpd, "Ironic httpd (IPA images, virtual media)"),
+        tcp(p.httpd, p.httpd, "Ironic httpd (virtual media)"),
+        tcp(p.imageCache, p.imageCache, "lab host image cache (IPA kernel/ramdisk)"),
         tcp(p.ironicJsonRpc, p.ironicJsonRpc, "Ironic json-rpc between conductors"),
         tcp(p.registry, p.registry, "local image registry"),
         tcp(p.sushyBase, p.sushyBase + cfg.sushyContainers - 1, "sushy-tools Redfish BMCs"),
@@ -175,53 +175,102 @@ function firewalldPort(r: PortRule): string {
     return `${r.from === r.to ? r.from : `${r.from}-${r.to}`}/${r.protocol}`;
 }
 
-function iptablesRule(r: PortRule, tag: string): string {
-    return `-i "$br" -p ${r.protocol} --dport ${r.from === r.to ? r.from : `${r.from}:${r.to}`} -m comment --comment ${shQuote(tag)} -j ACCEPT`;
+function iptablesPort(r: PortRule): string {
+    return r.from === r.to ? String(r.from) : `${r.from}:${r.to}`;
+}
+
+/**
+ * What both firewall scripts share. An opening is one line, the same in the
+ * open script's stdout (Pulumi keeps it as the command's stdout) and in what
+ * the close script reads back from PULUMI_COMMAND_STDOUT:
+ *   firewalld <runtime|permanent> <zone> <port>/<proto>
+ *   iptables <bridge> <proto> <dport>
+ * Only openings so recorded are ever closed: a port someone else opened stays open.
+ */
+function firewallPreamble(tag: string): string[] {
+    return [
+        // iptables lives in /usr/sbin, which a normal user's PATH lacks on Debian.
+        `PATH="$PATH:/usr/sbin:/sbin"`,
+        SUDO_PREAMBLE,
+        `TAG=${shQuote(tag)}`,
+        `if command -v firewall-cmd >/dev/null 2>&1 && $SUDO firewall-cmd --state >/dev/null 2>&1; then firewalld=yes; else firewalld=no; fi`,
+        // fw <runtime|permanent> <zone> <firewall-cmd args>; stdout ("success") kept out of the record.
+        `fw() { if [ "$1" = permanent ]; then fw_p=--permanent; else fw_p=; fi; fw_z=$2; shift 2; $SUDO firewall-cmd $fw_p --zone="$fw_z" "$@" >/dev/null; }`,
+        // ipt <-C|-I|-D> <bridge> <proto> <dport>: the comment tag marks the lab's rules.
+        `ipt() { $SUDO iptables "$1" INPUT -i "$2" -p "$3" --dport "$4" -m comment --comment "$TAG" -j ACCEPT; }`,
+        `present() {`,
+        `  case $1 in`,
+        `    firewalld) [ "$firewalld" = yes ] && fw "$2" "$3" --query-port="$4" 2>/dev/null ;;`,
+        `    iptables) command -v iptables >/dev/null 2>&1 && ipt -C "$2" "$3" "$4" 2>/dev/null ;;`,
+        `    *) return 1 ;;`,
+        `  esac`,
+        `}`,
+        `close() {`,
+        `  case $1 in`,
+        `    firewalld)`,
+        `      if [ "$firewalld" != yes ]; then echo "firewalld is not running: $4 in zone $3 ($2) left open" >&2`,
+        `      elif fw "$2" "$3" --query-port="$4" 2>/dev/null; then fw "$2" "$3" --remove-port="$4"; fi ;;`,
+        `    iptables) while ipt -D "$2" "$3" "$4" 2>/dev/null; do :; done ;;`,
+        `  esac`,
+        `}`,
+    ];
 }
 
 /**
  * One approach per host, chosen at run time: when firewalld runs it owns the
  * ruleset (and libvirt puts its bridges in firewalld's `libvirt` zone, which
  * rejects guest-to-host traffic except listed services), so ports are opened in
- * the bridges' zones, at runtime and permanently. Without firewalld, iptables
- * rules scoped to the lab bridges go first in INPUT (iptables works on both the
- * nft and legacy backends). With neither there is no host firewall to open.
+ * the bridges' zones, at runtime and permanently, each only when firewalld
+ * says it is not open yet. Without firewalld, tagged iptables rules scoped to
+ * the lab bridges go first in INPUT (iptables works on both the nft and legacy
+ * backends). With neither there is no host firewall to open.
+ * Prints what it opened (see firewallPreamble); a re-run (a Pulumi update)
+ * keeps what the previous run recorded and is still open; a failed run closes
+ * what it opened, since Pulumi keeps no stdout of a failed create.
  */
-function firewallScript(rules: readonly PortRule[], bridges: readonly string[], tag: string, open: boolean): string {
-    const flag = open ? "--add-port" : "--remove-port";
-    const ports = rules.map((r) => `${flag}=${firewalldPort(r)}`).join(" ");
+export function firewallOpenCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string): string {
     const brs = bridges.map(shQuote).join(" ");
-    const iptables = rules.map((r) =>
-        open
-            ? `    $SUDO iptables -C INPUT ${iptablesRule(r, tag)} 2>/dev/null || $SUDO iptables -I INPUT ${iptablesRule(r, tag)}`
-            : `    while $SUDO iptables -D INPUT ${iptablesRule(r, tag)} 2>/dev/null; do :; done`,
-    );
     return shScript([
-        // iptables lives in /usr/sbin, which a normal user's PATH lacks on Debian.
-        `PATH="$PATH:/usr/sbin:/sbin"`,
-        SUDO_PREAMBLE,
-        `if command -v firewall-cmd >/dev/null 2>&1 && $SUDO firewall-cmd --state >/dev/null 2>&1; then`,
+        ...firewallPreamble(tag),
+        `added=$(mktemp)`,
+        `trap 'rc=$?; if [ "$rc" -ne 0 ]; then while read -r k a b c; do close "$k" "$a" "$b" "$c" || :; done <"$added"; fi; rm -f "$added"; exit "$rc"' EXIT`,
+        `kept=$(printf '%s\\n' "\${PULUMI_COMMAND_STDOUT-}" | while read -r k a b c; do if present "$k" "$a" "$b" "$c"; then echo "$k $a $b $c"; fi; done)`,
+        `if [ -n "$kept" ]; then printf '%s\\n' "$kept"; fi`,
+        `ours() { printf '%s\\n' "$kept" | grep -qxF -- "$*"; }`,
+        `opened() { echo "$*"; echo "$*" >>"$added"; }`,
+        `if [ "$firewalld" = yes ]; then`,
         `  zones=$(for br in ${brs}; do $SUDO firewall-cmd --get-zone-of-interface="$br" 2>/dev/null || echo libvirt; done | sort -u)`,
         `  for zone in $zones; do`,
-        `    $SUDO firewall-cmd --zone="$zone" ${ports}`,
-        `    $SUDO firewall-cmd --permanent --zone="$zone" ${ports}`,
+        `    for mode in runtime permanent; do`,
+        `      for port in ${rules.map(firewalldPort).join(" ")}; do`,
+        `        if ours firewalld "$mode" "$zone" "$port"; then :`,
+        `        elif fw "$mode" "$zone" --query-port="$port" 2>/dev/null; then echo "firewalld: $port already open in zone $zone ($mode), not by this lab: left to its owner" >&2`,
+        `        else fw "$mode" "$zone" --add-port="$port"; opened firewalld "$mode" "$zone" "$port"; fi`,
+        `      done`,
+        `    done`,
         `  done`,
         `elif command -v iptables >/dev/null 2>&1; then`,
         `  for br in ${brs}; do`,
-        ...iptables,
+        `    for rule in ${rules.map((r) => shQuote(`${r.protocol} ${iptablesPort(r)}`)).join(" ")}; do`,
+        `      proto=\${rule% *}; dport=\${rule#* }`,
+        // A rule with the lab's tag is the lab's even when an interrupted run inserted it.
+        `      if ours iptables "$br" "$proto" "$dport"; then :`,
+        `      elif ipt -C "$br" "$proto" "$dport" 2>/dev/null; then echo "iptables $br $proto $dport"`,
+        `      else ipt -I "$br" "$proto" "$dport"; opened iptables "$br" "$proto" "$dport"; fi`,
+        `    done`,
         `  done`,
         `else`,
-        `  echo "neither firewalld nor iptables found: no host firewall to ${open ? "open" : "close"}" >&2`,
+        `  echo "neither firewalld nor iptables found: no host firewall to open" >&2`,
         `fi`,
     ]);
 }
 
-export function firewallOpenCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string): string {
-    return firewallScript(rules, bridges, tag, true);
-}
-
-export function firewallCloseCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string): string {
-    return firewallScript(rules, bridges, tag, false);
+/** Closes exactly what the open script recorded (PULUMI_COMMAND_STDOUT); succeeds when it is closed already. */
+export function firewallCloseCommand(tag: string): string {
+    return shScript([
+        ...firewallPreamble(tag),
+        `printf '%s\\n' "\${PULUMI_COMMAND_STDOUT-}" | while read -r k a b c; do close "$k" "$a" "$b" "$c"; done`,
+    ]);
 }
 
 export interface HostNetworkArgs {
@@ -257,7 +306,9 @@ export class HostNetwork extends pulumi.ComponentResource {
             childName(name, "firewall"),
             {
                 create: firewallOpenCommand(this.firewallPorts, bridges, tag),
-                delete: firewallCloseCommand(this.firewallPorts, bridges, tag),
+                delete: firewallCloseCommand(tag),
+                // The close script reads what the open script recorded (its stdout).
+                addPreviousOutputInEnv: true,
                 // A changed port set closes the old ports before opening the new ones.
                 triggers: [JSON.stringify({ ports: this.firewallPorts, bridges })],
             },

@@ -14,6 +14,9 @@
 #   --tls               also create a CA and a server certificate (SAN = every
 #                       lab IP) in STATE_DIR/tls, for a TLS proxy in front of the APIs
 #   --wait SECONDS      wait until every API answers on / (default: don't wait)
+#   --extra-config FILE oslo.config file read by every ironic-api/conductor after
+#                       the generated common.conf (its options win), e.g. a test
+#                       enabling more interfaces; copied into STATE_DIR/etc
 #
 # Idempotent: on a running lab it reports "running" and exits 0; processes
 # that died are started again. Secrets (DB password, API password) are
@@ -25,7 +28,7 @@ set -euo pipefail
 die() { echo "start.sh: $*" >&2; exit 1; }
 log() { echo "start.sh: $*"; }
 
-[[ $# -ge 1 && "$1" != -* ]] || { sed -n '2,24p' "$0" >&2; exit 2; }
+[[ $# -ge 1 && "$1" != -* ]] || { sed -n '2,27p' "$0" >&2; exit 2; }
 STATE_ARG="$1"; shift
 
 CONDUCTORS="${IRONIC_LAB_CONDUCTORS:-3}"
@@ -36,6 +39,7 @@ DB_PORT="${IRONIC_LAB_DB_PORT:-13306}"
 API_WORKERS="${IRONIC_LAB_API_WORKERS:-1}"
 TLS=false
 WAIT=0
+EXTRA_CONFIG=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --conductors) CONDUCTORS="$2"; shift 2 ;;
@@ -46,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --api-workers) API_WORKERS="$2"; shift 2 ;;
     --tls) TLS=true; shift ;;
     --wait) WAIT="$2"; shift 2 ;;
+    --extra-config) EXTRA_CONFIG="$2"; shift 2 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -59,6 +64,7 @@ done
 (( API_PORT != JSON_RPC_PORT )) || die "--api-port and --json-rpc-port must differ"
 is_int "$API_WORKERS" && (( API_WORKERS >= 1 )) || die "--api-workers must be >= 1"
 is_int "$WAIT" || die "--wait takes seconds"
+[[ -z "$EXTRA_CONFIG" || -r "$EXTRA_CONFIG" ]] || die "--extra-config: cannot read '$EXTRA_CONFIG'"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$HERE/install.sh" --check >/dev/null 2>&1 \
@@ -90,7 +96,9 @@ spawn() { # name logfile cmd...
 }
 
 # Describe the lab and refuse to change it under a running lab.
-PARAMS="conductors=$CONDUCTORS subnet=$SUBNET api_port=$API_PORT json_rpc_port=$JSON_RPC_PORT db_port=$DB_PORT api_workers=$API_WORKERS tls=$TLS"
+EXTRA_SUM=none
+[[ -z "$EXTRA_CONFIG" ]] || EXTRA_SUM="$(cksum <"$EXTRA_CONFIG" | cut -d' ' -f1)"
+PARAMS="conductors=$CONDUCTORS subnet=$SUBNET api_port=$API_PORT json_rpc_port=$JSON_RPC_PORT db_port=$DB_PORT api_workers=$API_WORKERS tls=$TLS extra_config=$EXTRA_SUM"
 any_running=false
 if [[ -d "$S/pids" ]]; then
   for f in "$S"/pids/*.pid; do
@@ -269,6 +277,15 @@ lock_path = $S/lock
 enable_proxy_headers_parsing = true
 CONF
 
+# Options a caller adds on top (read after common.conf, so they win).
+EXTRA_ARGS=()
+if [[ -n "$EXTRA_CONFIG" ]]; then
+  cp -f -- "$EXTRA_CONFIG" "$S/etc/extra.conf"
+  EXTRA_ARGS=(--config-file "$S/etc/extra.conf")
+else
+  rm -f "$S/etc/extra.conf"
+fi
+
 for ((i = 1; i <= CONDUCTORS; i++)); do
   ip="$(pod_ip "$i")"
   cat >"$S/etc/api-$i.conf" <<CONF
@@ -309,12 +326,12 @@ for ((i = 1; i <= CONDUCTORS; i++)); do
   if ! pid_alive "conductor-$i"; then
     log "starting ironic-conductor $i (host $ip, json-rpc $ip:$JSON_RPC_PORT)"
     spawn "conductor-$i" "$S/log/conductor-$i.log" /usr/bin/ironic-conductor \
-      --config-file "$S/etc/common.conf" --config-file "$S/etc/conductor-$i.conf"
+      --config-file "$S/etc/common.conf" "${EXTRA_ARGS[@]}" --config-file "$S/etc/conductor-$i.conf"
   fi
   if ! pid_alive "api-$i"; then
     log "starting ironic-api $i on http://$ip:$API_PORT"
     spawn "api-$i" "$S/log/api-$i.log" /usr/bin/ironic-api \
-      --config-file "$S/etc/common.conf" --config-file "$S/etc/api-$i.conf"
+      --config-file "$S/etc/common.conf" "${EXTRA_ARGS[@]}" --config-file "$S/etc/api-$i.conf"
   fi
 done
 

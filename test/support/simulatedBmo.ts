@@ -619,7 +619,9 @@ export class SimulatedBmo {
             case 'registering': {
                 const creds = this.checkCredentials(t, host);
                 if (!creds) return;
-                const next: BmhState = host.metadata.annotations?.['inspect.metal3.io'] === 'disabled' ? 'preparing' : 'inspecting';
+                // BMO v0.13 InspectionDisabled(): spec.inspectionMode first, then the legacy annotation.
+                const inspectionDisabled = host.spec?.inspectionMode === 'disabled' || host.metadata.annotations?.['inspect.metal3.io'] === 'disabled';
+                const next: BmhState = inspectionDisabled ? 'preparing' : 'inspecting';
                 if (next === 'inspecting' && this.inspecting.size >= this.opts.provisioningLimit) {
                     this.delayed.add(key);
                     if (st.operationalStatus !== 'delayed') this.writeStatus(ns, name, (s) => (s.operationalStatus = 'delayed'));

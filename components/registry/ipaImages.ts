@@ -1,0 +1,21 @@
+// Where the IPA kernel/ramdisk live (pure). ironic-ipa-downloader fills a cache
+// directory on the lab host, and the lab host serves it over plain HTTP on the
+// provisioning network, so conductors, BMO and node specs all name the same
+// URLs and a rebuilt management cluster never downloads the images again.
+import { LabConfig } from "../config/types";
+
+/** File names ironic-ipa-downloader writes under <SHARED_DIR>/html/images (get-resource.sh). */
+export const IPA_KERNEL = "ironic-python-agent.kernel";
+export const IPA_RAMDISK = "ironic-python-agent.initramfs";
+
+export interface IpaImageUrls {
+    /** http://<provisioningHostIp>:<imageCache>/images */
+    readonly base: string;
+    readonly kernel: string;
+    readonly ramdisk: string;
+}
+
+export function ipaImageUrls(cfg: Pick<LabConfig, "network" | "ports">): IpaImageUrls {
+    const base = `http://${cfg.network.provisioningHostIp}:${cfg.ports.imageCache}/images`;
+    return { base, kernel: `${base}/${IPA_KERNEL}`, ramdisk: `${base}/${IPA_RAMDISK}` };
+}
