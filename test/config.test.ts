@@ -53,7 +53,8 @@ describe("config loader", () => {
         assert.equal(cfg.bmo.concurrency, 3);
         assert.equal(cfg.bmo.provisioningLimit, 50);
         const capi = loadLabConfig({ mode: "capi", nodes: "300", clusters: "250" }, "dev");
-        assert.equal(capi.fakeApiServers, 3);
+        assert.equal(capi.fakeApiServers, 1, "one FKAS serves every cluster");
+        assert.equal(capi.workersPerCluster, 0);
     });
 
     it("allocates conductor IPs from the provisioning CIDR, skipping the host IP and the DHCP range", () => {
@@ -108,7 +109,11 @@ describe("config loader", () => {
         ["more hosts than the sushy fleet carries", { nodes: "500", sushyContainers: "2" }, "metal3-scale-lab:sushyContainers", /carry all 500 nodes at hostsPerSushy=100: at least 5/],
         ["more sushy containers than hosts", { nodes: "3", sushyContainers: "5" }, "metal3-scale-lab:sushyContainers", /at most nodes \(3\)/],
         ["more fake-ipa than sushy", { nodes: "10", sushyContainers: "1", fakeIpaContainers: "2" }, "metal3-scale-lab:fakeIpaContainers", /at most sushyContainers \(1\)/],
-        ["clusters above nodes", { mode: "capi", nodes: "5", clusters: "6" }, "metal3-scale-lab:clusters", /at most nodes \(5\)/],
+        ["clusters above nodes", { mode: "capi", nodes: "5", clusters: "6" }, "metal3-scale-lab:clusters", /more than nodes \(5\)/],
+        ["workers that do not fit the hosts", { mode: "capi", nodes: "10", clusters: "4", workersPerCluster: "2" }, "metal3-scale-lab:workersPerCluster", /clusters x \(1 \+ workersPerCluster\) = 12 is more than nodes \(10\)/],
+        ["workers outside capi mode", { mode: "bmo", workersPerCluster: "1" }, "metal3-scale-lab:workersPerCluster", /0 unless mode is capi \(mode is bmo\)/],
+        ["FKAS outside capi mode", { mode: "ironic", fakeApiServers: "1" }, "metal3-scale-lab:fakeApiServers", /0 unless mode is capi \(mode is ironic\)/],
+        ["more than one FKAS", { mode: "capi", clusters: "2", fakeApiServers: "3" }, "metal3-scale-lab:fakeApiServers", /be 0 or 1: one FKAS serves every workload cluster/],
         ["clusters outside capi mode", { mode: "bmo", clusters: "2" }, "metal3-scale-lab:clusters", /0 unless mode is capi/],
         ["batch size too big", { batchSize: "5000" }, "metal3-scale-lab:batchSize", /from 1 to 1000/],
         ["negative wait", { waitTimeoutMinutes: "-1" }, "metal3-scale-lab:waitTimeoutMinutes", /whole number/],

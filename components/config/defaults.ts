@@ -17,6 +17,7 @@ export const SCALAR_DEFAULTS = {
     inspectHosts: true,
     clusters: 0,
     fakeApiServers: 0,
+    workersPerCluster: 0,
     bmoConcurrency: 0,
     provisioningLimit: 0,
     fakeIpaMinBootSeconds: 20,

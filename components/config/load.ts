@@ -359,7 +359,8 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const targetState = top.oneOf("targetState", d.targetState, ["available", "manageable"] as const);
     const inspectHosts = top.bool("inspectHosts", d.inspectHosts);
     const clusters = top.int("clusters", d.clusters, 0, MAX_NODES);
-    const fakeApiServersRaw = top.int("fakeApiServers", d.fakeApiServers, 0, 100, " (0 = one per 100 clusters in capi mode)");
+    const fakeApiServersRaw = top.int("fakeApiServers", d.fakeApiServers, 0, 100, " (0 = one in capi mode)");
+    const workersPerCluster = top.int("workersPerCluster", d.workersPerCluster, 0, 10);
     const bmoConcurrency = top.int("bmoConcurrency", d.bmoConcurrency, 0, 200, " (0 = derived from nodes)");
     const provisioningLimit = top.int("provisioningLimit", d.provisioningLimit, 0, 5000, " (0 = derived from batchSize)");
     const minBoot = top.int("fakeIpaMinBootSeconds", d.fakeIpaMinBootSeconds, 1, 3600);
@@ -370,8 +371,16 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     }
     if (sushyContainers > nodes) top.problem("sushyContainers", sushyContainers, `be at most nodes (${nodes}): a container with no hosts serves nothing`);
     if (fakeIpaContainers > sushyContainers) top.problem("fakeIpaContainers", fakeIpaContainers, `be at most sushyContainers (${sushyContainers}): each fake-ipa is fed by sushy-tools containers`);
-    if (clusters > nodes) top.problem("clusters", clusters, `be at most nodes (${nodes}): each workload cluster takes one host`);
-    if (clusters > 0 && mode !== "capi") top.problem("clusters", clusters, `be 0 unless mode is capi (mode is ${mode})`);
+    if (mode !== "capi") {
+        // Keys that only capi mode reads: set elsewhere they would silently do nothing.
+        for (const [key, value] of [["clusters", clusters], ["workersPerCluster", workersPerCluster], ["fakeApiServers", fakeApiServersRaw]] as const) {
+            if (value > 0) top.problem(key, value, `be 0 unless mode is capi (mode is ${mode})`);
+        }
+    }
+    // FKAS's reconciler sidecar calls only its own localhost:3333/updateNode and FKAS's maps have no lock
+    // (CAPM3 hack/fake-apiserver); upstream's scalability e2e runs one replica (test/e2e/data/fkas/resources.yaml).
+    if (fakeApiServersRaw > 1) top.problem("fakeApiServers", fakeApiServersRaw, "be 0 or 1: one FKAS serves every workload cluster, as upstream runs it (each extra replica's sidecar would retry forever on clusters it does not hold)");
+    if (clusters * (1 + workersPerCluster) > nodes) top.problem(clusters > nodes ? "clusters" : "workersPerCluster", clusters > nodes ? clusters : workersPerCluster, `leave a host for every machine: clusters x (1 + workersPerCluster) = ${clusters * (1 + workersPerCluster)} is more than nodes (${nodes})`);
     if (maxBoot < minBoot) top.problem("fakeIpaMaxBootSeconds", maxBoot, `be at least fakeIpaMinBootSeconds (${minBoot})`);
 
     const managementCluster = readManagementCluster(issues, top, slug);
@@ -392,7 +401,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
 
     if (issues.length > 0) throw new LabConfigError(issues);
 
-    const fakeApiServers = mode !== "capi" ? 0 : fakeApiServersRaw || Math.max(1, Math.ceil(clusters / 100));
+    const fakeApiServers = mode !== "capi" ? 0 : 1;
     return deepFreeze({
         project: PROJECT,
         stack,
@@ -410,6 +419,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
         inspectHosts,
         clusters,
         fakeApiServers,
+        workersPerCluster,
         managementCluster,
         network,
         ports,

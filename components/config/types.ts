@@ -134,7 +134,10 @@ export interface LabConfig {
     /** Inspect hosts on the way to the target state (agent inspection: fake-ipa posts the inventory). */
     readonly inspectHosts: boolean;
     readonly clusters: number;
+    /** FKAS instances: 1 in capi mode (one serves every workload cluster, as upstream runs it), else 0. */
     readonly fakeApiServers: number;
+    /** Worker machines per workload cluster (a MachineDeployment), besides its one control-plane machine. */
+    readonly workersPerCluster: number;
     readonly managementCluster: ManagementClusterConfig;
     readonly network: NetworkConfig;
     readonly ports: PortsConfig;
