@@ -6,11 +6,11 @@ import { ManagementCluster } from "./components/cluster/managementCluster";
 import { loadLabConfig } from "./components/config/load";
 import { readRawConfig } from "./components/config/read";
 import { HostEnrollment } from "./components/enroll/hostEnrollment";
-import { DockerHosts } from "./components/fleet/dockerHosts";
 import { FakeIpa } from "./components/fleet/fakeIpa";
 import { SushyFleet } from "./components/fleet/sushyFleet";
 import { buildInventory } from "./components/inventory/inventory";
 import { HostNetwork } from "./components/network/hostNetwork";
+import { IpaCache } from "./components/registry/ipaCache";
 import { LocalRegistry } from "./components/registry/localRegistry";
 
 export = async () => {
@@ -19,33 +19,36 @@ export = async () => {
     const hosts = buildInventory(config);
 
     const network = new HostNetwork("network", { config });
-    const docker = new DockerHosts("docker", { config });
-    const registry = new LocalRegistry("registry", { config, dockerProvider: docker.providers[0] }, { dependsOn: [network] });
+    const registry = new LocalRegistry("registry", { config }, { dependsOn: [network] });
+    // The IPA kernel/ramdisk, cached and served on the lab host's provisioning address.
+    const ipa = new IpaCache("ipa", { config, downloaderImage: registry.loopbackImages.ipaDownloader, serverImage: registry.loopbackImages.ironic }, { dependsOn: [network] });
     const cluster = new ManagementCluster("management", { config, registryAddress: registry.address, dependsOn: [network, registry] });
 
     // Ironic always; BMO in bmo/capi modes; CAPI providers and FKAS in capi mode.
-    const { ironic, bmo } = deployClusterSide({ config, provider: cluster.provider, images: registry.images, kubeconfig: cluster.kubeconfig, dependsOn: cluster.conductorIpCommands });
+    const { ironic, bmo } = deployClusterSide({
+        config,
+        provider: cluster.provider,
+        images: registry.images,
+        ipaImages: ipa.urls,
+        kubeconfig: cluster.kubeconfig,
+        dependsOn: cluster.conductorIpCommands,
+    });
     // The fleet's Docker daemons reach the registry on loopback when it is theirs; remote daemons pull upstream.
     const fleetImages = config.dockerHosts.length === 1 ? registry.loopbackImages : config.images;
-    const sushy = new SushyFleet("sushy", { config, hosts, image: fleetImages.sushyTools, providers: docker.providers }, { dependsOn: [network] });
-    const fakeIpa = new FakeIpa("fake-ipa", {
-        config,
-        image: fleetImages.fakeIpa,
-        providers: docker.providers,
-        ironicApiUrl: ironic.primaryEndpoint,
-        ironicCaPem: ironic.caCertPem,
-        bmc: { username: sushy.bmcUsername, password: sushy.bmcPassword },
-    }, { dependsOn: [network] });
+    // sushy-tools notifies its fake-ipa inside each Redfish power request: fake-ipa comes first.
+    const fakeIpa = new FakeIpa("fake-ipa", { config, image: fleetImages.fakeIpa, ironicApiUrl: ironic.primaryEndpoint, ironicCaPem: ironic.caCertPem }, { dependsOn: [network] });
+    const sushy = new SushyFleet("sushy", { config, hosts, image: fleetImages.sushyTools, fakeIpa }, { dependsOn: [network] });
 
     const enrollment = new HostEnrollment("hosts", {
         config,
         hosts,
         bmc: { username: sushy.bmcUsername, password: sushy.bmcPassword },
         ironic: config.mode === "ironic"
-            ? { endpoints: ironic.endpoints, username: ironic.username, password: ironic.password, caPem: ironic.caCertPem, deployKernelUrl: ironic.deployKernelUrl, deployRamdiskUrl: ironic.deployRamdiskUrl }
+            ? { endpoints: ironic.endpoints, username: ironic.username, password: ironic.password, caPem: ironic.caCertPem }
             : undefined,
         kubernetes: bmo ? { kubeconfig: cluster.kubeconfig, namespace: bmo.hostsNamespace } : undefined,
-        dependsOn: [bmo ?? ironic, sushy, fakeIpa],
+        // Hosts wait until the IPA images are served (inspection and cleaning boot them).
+        dependsOn: [bmo ?? ironic, sushy, fakeIpa, ipa.server],
     });
 
     return {

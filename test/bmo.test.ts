@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { Bmo } from "../components/bmo/bmo";
 import { BMO_CRDS_BY_MINOR, bmoClusterRoleRules, bmoCrdUrls, bmoDeploymentSpec, bmoIronicEnv, bmoKubeApiRate } from "../components/bmo/render";
 import { IronicCluster } from "../components/ironic/ironicCluster";
+import { ipaImageUrls } from "../components/registry/ipaImages";
 import { runProgram, stackConfig } from "./support/mockProgram";
 import {
     CONFIGMAP,
@@ -150,7 +151,7 @@ describe("Bmo outside its modes", () => {
         await runProgram(
             () => {
                 const provider = new k8s.Provider("management", {});
-                const ironic = new IronicCluster("ironic", { config, provider, images: fakeImages(config.images) });
+                const ironic = new IronicCluster("ironic", { config, provider, images: fakeImages(config.images), ipaImages: ipaImageUrls(config) });
                 try {
                     new Bmo("bmo", { config, provider, images: fakeImages(config.images), ironic });
                 } catch (e) {

@@ -27,19 +27,87 @@ function tool(bin: string, name: string, body: string): void {
     fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
 }
 
+/**
+ * Fake minikube and virsh sharing one libvirt state, shaped like kvm2
+ * (kubernetes/minikube pkg/drivers/kvm): a new VM gets NICs on its private
+ * network (--network, else mk-<profile>) and on `default`, in that order;
+ * `minikube delete` destroys the private network unless it is `default`.
+ * State: nets/<network>, dom/<profile>/{nics,private,running}. The log gets
+ * every minikube call and every virsh call that changes something.
+ */
+function fakeLibvirtHost(dir: string): { bin: string; log: string; nets: () => string[]; nics: (profile: string) => string[] } {
+    const bin = path.join(dir, "bin");
+    const log = path.join(dir, "log");
+    const state = path.join(dir, "state");
+    for (const d of [bin, path.join(state, "nets"), path.join(state, "dom")]) fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(log, "");
+    for (const net of ["default", "provisioning", "baremetal"]) fs.writeFileSync(path.join(state, "nets", net), "");
+    const S = shQuote(state);
+    const L = shQuote(log);
+    // minikube ssh joins the words after -- into one remote command line, run by a shell in the VM.
+    tool(
+        bin,
+        "minikube",
+        `S=${S}; echo "minikube $1" >>${L}
+cmd=$1; shift; profile=minikube; network=
+for a in "$@"; do case $a in --profile=*) profile=\${a#--profile=} ;; --network=*) network=\${a#--network=} ;; esac; done
+D=$S/dom/$profile
+case $cmd in
+  start)
+    if [ ! -d "$D" ]; then
+      private=\${network:-mk-$profile}; mkdir -p "$D"; echo "$private" >"$D/private"
+      touch "$S/nets/$private"; printf '%s\\n' "$private" default >"$D/nics"
+    fi
+    while read -r n; do [ -f "$S/nets/$n" ] || { echo "Network not found: no network with matching name '$n'" >&2; exit 1; }; done <"$D/nics"
+    touch "$D/running" ;;
+  stop) rm -f "$D/running" ;;
+  delete) if [ -d "$D" ]; then p=$(cat "$D/private"); [ "$p" = default ] || rm -f "$S/nets/$p"; rm -rf "$D"; fi ;;
+  status) if [ -f "$D/running" ]; then echo Running; else echo Stopped; fi ;;
+  ssh) while [ "$1" != -- ]; do shift; done; shift; sh -c "$*" ;;
+esac`,
+    );
+    tool(
+        bin,
+        "virsh",
+        `S=${S}; [ "$1" = -c ] && shift 2
+cmd=$1; shift
+case $cmd in
+  net-info) [ -f "$S/nets/$1" ] || { echo "error: Network not found: $1" >&2; exit 1; } ;;
+  domiflist)
+    D=$S/dom/$1; [ -d "$D" ] || { echo "error: failed to get domain '$1'" >&2; exit 1; }
+    printf ' Interface   Type      Source         Model    MAC\\n-----------------------------------------------------------\\n'
+    i=0; while read -r n; do ifc=-; [ -f "$D/running" ] && ifc=vnet$i; printf ' %s   network   %s   virtio   52:54:00:00:00:%02d\\n' "$ifc" "$n" "$i"; i=$((i+1)); done <"$D/nics"
+    echo ;;
+  attach-interface)
+    echo "virsh attach-interface $*" >>${L}
+    while [ $# -gt 0 ]; do case $1 in --domain) dom=$2; shift ;; --source) src=$2; shift ;; --config) config=1 ;; esac; shift; done
+    [ -d "$S/dom/$dom" ] && [ -n "\${config:-}" ] || exit 1
+    echo "$src" >>"$S/dom/$dom/nics" ;;
+  *) echo "virsh $cmd $*" >>${L} ;;
+esac`,
+    );
+    tool(bin, "sudo", `exec "$@"`);
+    tool(bin, "ip", `echo "ip $*" >>${L}; case "$1 $2" in "link show") exit 1 ;; esac`);
+    return {
+        bin,
+        log,
+        nets: () => fs.readdirSync(path.join(state, "nets")).sort(),
+        nics: (profile) => fs.readFileSync(path.join(state, "dom", profile, "nics"), "utf8").trim().split("\n"),
+    };
+}
+
 describe("ManagementCluster commands", () => {
     const cfg = labConfig("dev");
 
-    it("starts minikube with the study's flags, the registry and the baremetal network", () => {
+    it("starts minikube with the study's flags and the registry, on kvm2's own private network", () => {
         assert.deepStrictEqual(minikubeStartArgs(cfg, "172.22.0.1:5000"), [
             "--profile=metal3-dev",
             "--driver=kvm2",
             "--cpus=4",
             "--memory=8192mb",
             "--disk-size=50g",
-            "--kubernetes-version=v1.31.4",
+            `--kubernetes-version=${cfg.managementCluster.kubernetesVersion}`,
             "--insecure-registry=172.22.0.1:5000",
-            "--network=baremetal",
         ]);
         assert.match(minikubeDeleteCommand(cfg), /minikube delete --profile='metal3-dev'/);
         assert.match(kubeconfigCommand("metal3-dev"), /kubectl config view --raw --minify --flatten --context='metal3-dev'/);
@@ -50,58 +118,80 @@ describe("ManagementCluster commands", () => {
 
     describe("run with /bin/sh against fake minikube, virsh, sudo and ip", () => {
         let dir: string;
-        let bin: string;
-        let log: string;
+        let host: ReturnType<typeof fakeLibvirtHost>;
+        const profile = cfg.managementCluster.profile;
+        const create = () => minikubeCreateCommand(cfg, "172.22.0.1:5000");
         beforeEach(() => {
             dir = fs.mkdtempSync(path.join(os.tmpdir(), "mgmt-"));
-            bin = path.join(dir, "bin");
-            log = path.join(dir, "log");
-            fs.mkdirSync(bin);
-            fs.writeFileSync(log, "");
-            const L = shQuote(log);
-            const attached = shQuote(path.join(dir, "attached"));
-            // minikube ssh joins the words after -- into one remote command line, run by a shell in the VM.
-            tool(
-                bin,
-                "minikube",
-                `echo "minikube $1" >>${L}
-case "$1" in
-  ssh) while [ "$1" != -- ]; do shift; done; shift; sh -c "$*" ;;
-  status) echo Running ;;
-esac`,
-            );
-            tool(bin, "sudo", `exec "$@"`);
-            tool(bin, "ip", `echo "ip $*" >>${L}; case "$1 $2" in "link show") exit 1 ;; esac`);
-            tool(
-                bin,
-                "virsh",
-                `[ "$1" = -c ] && shift 2
-case "$1" in
-  domiflist) printf ' Interface  Type      Source       Model    MAC\\n-----\\n vnet0  network  default  virtio  52:54:00:00:00:01\\n vnet1  network  baremetal  virtio  52:54:00:00:00:02\\n'; [ -f ${attached} ] && echo ' vnet2  network  provisioning  virtio  52:54:00:00:00:03' ;;
-  attach-interface) touch ${attached}; echo "virsh $*" >>${L} ;;
-esac`,
-            );
+            host = fakeLibvirtHost(dir);
         });
         afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-        function run(script: string): string[] {
-            fs.writeFileSync(log, "");
-            const r = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
-            assert.strictEqual(r.status, 0, r.stderr);
-            return fs.readFileSync(log, "utf8").trim().split("\n");
+        function sh(script: string) {
+            fs.writeFileSync(host.log, "");
+            const r = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${host.bin}:${process.env.PATH}` } });
+            return { status: r.status, stderr: r.stderr, calls: fs.readFileSync(host.log, "utf8").trim().split("\n").filter(Boolean) };
         }
+        function run(script: string): string[] {
+            const r = sh(script);
+            assert.strictEqual(r.status, 0, r.stderr);
+            return r.calls;
+        }
+        const attach = (net: string) => `virsh attach-interface --domain ${profile} --type network --source ${net} --model virtio --config`;
 
-        it("attaches the provisioning NIC once, restarting the VM around it", () => {
-            assert.deepStrictEqual(run(minikubeCreateCommand(cfg, "172.22.0.1:5000")), [
-                "minikube start",
-                "minikube stop",
-                "virsh attach-interface --domain metal3-dev --type network --source provisioning --model virtio --config",
-                "minikube start",
-            ]);
-            assert.deepStrictEqual(run(minikubeCreateCommand(cfg, "172.22.0.1:5000")), ["minikube start"]);
+        it("attaches provisioning then baremetal after kvm2's two NICs, so provisioningInterface names the provisioning NIC", () => {
+            assert.deepStrictEqual(run(create()), ["minikube start", "minikube stop", attach("provisioning"), attach("baremetal"), "minikube start"]);
+            const nics = host.nics(profile);
+            assert.deepStrictEqual(nics, [`mk-${profile}`, "default", "provisioning", "baremetal"]);
+            // The guest names virtio NICs eth0, eth1, ... in device order.
+            assert.strictEqual(`eth${nics.indexOf("provisioning")}`, cfg.network.provisioningInterface);
+        });
+
+        it("a re-run attaches nothing twice", () => {
+            run(create());
+            assert.deepStrictEqual(run(create()), ["minikube start"]);
+            assert.deepStrictEqual(host.nics(profile), [`mk-${profile}`, "default", "provisioning", "baremetal"]);
+        });
+
+        it("after an interrupted run attaches only the NIC still missing", () => {
+            run(`minikube start --profile=${profile}`);
+            run(`minikube stop --profile=${profile}; virsh attach-interface --domain ${profile} --type network --source provisioning --config`);
+            assert.deepStrictEqual(run(create()), ["minikube start", "minikube stop", attach("baremetal"), "minikube start"]);
+            assert.deepStrictEqual(host.nics(profile), [`mk-${profile}`, "default", "provisioning", "baremetal"]);
+        });
+
+        it("refuses a VM whose lab NICs are out of order instead of shifting the interface names", () => {
+            run(`minikube start --profile=${profile}; virsh attach-interface --domain ${profile} --type network --source baremetal --config`);
+            const r = sh(create());
+            assert.notStrictEqual(r.status, 0);
+            assert.match(r.stderr, /has a NIC on baremetal but none on provisioning/);
+            assert.ok(!r.calls.some((c) => c.startsWith("virsh attach-interface")), r.calls.join("\n"));
+        });
+
+        it("fails before starting the VM when a lab network is missing, and names it", () => {
+            fs.rmSync(path.join(dir, "state", "nets", "baremetal"));
+            const r = sh(create());
+            assert.notStrictEqual(r.status, 0);
+            assert.match(r.stderr, /libvirt network baremetal is missing/);
+            assert.deepStrictEqual(r.calls, []);
+        });
+
+        it("delete, as in a VM replacement, takes kvm2's private network and never the lab's", () => {
+            run(create());
+            assert.deepStrictEqual(host.nets(), ["baremetal", "default", `mk-${profile}`, "provisioning"]);
+            const calls = run(minikubeDeleteCommand(cfg));
+            assert.deepStrictEqual(calls, ["minikube delete"]);
+            assert.deepStrictEqual(host.nets(), ["baremetal", "default", "provisioning"]);
+            // The replacement VM comes up with the same NICs.
+            run(create());
+            assert.deepStrictEqual(host.nics(profile), [`mk-${profile}`, "default", "provisioning", "baremetal"]);
+            // What the fix prevents: with --network=baremetal (the old start flags) kvm2 deletes the lab's network.
+            run(`minikube start --profile=old --network=baremetal; minikube delete --profile=old`);
+            assert.ok(!host.nets().includes("baremetal"));
         });
 
         it("delivers the exact ip commands into the VM through two levels of quoting", () => {
+            run(create());
             assert.deepStrictEqual(run(bridgeCreateCommand(cfg)), [
                 "minikube ssh",
                 "ip link show ironicendpoint",
@@ -113,6 +203,8 @@ esac`,
             assert.deepStrictEqual(run(conductorIpCreateCommand(cfg, "172.22.0.3")), ["minikube ssh", "ip addr replace 172.22.0.3/24 dev ironicendpoint"]);
             assert.deepStrictEqual(run(conductorIpDeleteCommand(cfg, "172.22.0.3")), ["minikube status", "minikube ssh", "ip addr del 172.22.0.3/24 dev ironicendpoint"]);
             assert.deepStrictEqual(run(bridgeDeleteCommand(cfg)), ["minikube status", "minikube ssh", "ip link show ironicendpoint"]);
+            run(`minikube stop --profile=${profile}`);
+            assert.deepStrictEqual(run(bridgeDeleteCommand(cfg)), ["minikube status"], "a stopped VM has nothing to clean");
         });
     });
 });

@@ -8,6 +8,7 @@ import { IronicCluster } from "../components/ironic/ironicCluster";
 import { MODES } from "../components/config/types";
 import { cidrContains, parseCidr, parseIpv4 } from "../components/network/ipv4";
 import { mariadbMaxConnections } from "../components/ironic/sizing";
+import { ipaImageUrls } from "../components/registry/ipaImages";
 import { RegisteredResource, runProgram, stackConfig } from "./support/mockProgram";
 import {
     CERTIFICATE,
@@ -38,6 +39,8 @@ const containerEnv = (d: RegisteredResource, container: string): Record<string, 
     Object.fromEntries(
         d.inputs.spec.template.spec.containers.find((c: { name: string }) => c.name === container).env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]),
     );
+const JOB = "kubernetes:batch/v1:Job";
+const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
 
 for (const stack of ["dev", "scale1000"]) {
     for (const mode of MODES) {
@@ -62,6 +65,7 @@ for (const stack of ["dev", "scale1000"]) {
                 assert.equal(ofType(run, SERVICE).filter((s) => component(s) === "mariadb").length, 1);
                 assert.equal(ofType(run, DEPLOYMENT).filter((d) => commands(d).includes("/bin/rundnsmasq")).length, 1);
                 assert.equal(ofType(run, DEPLOYMENT).filter((d) => component(d) === "inspector").length, 0);
+                assert.ok(!JSON.stringify(run.resources.filter(isIronicChild).map((r) => r.inputs)).toLowerCase().includes("inspector"), "no ironic-inspector anywhere");
                 for (const d of conductors) {
                     const c = d.inputs.spec.template.spec.containers.map((x: { command: string[] }) => x.command[0]);
                     assert.deepEqual(c, ["/bin/runironic", "/bin/runhttpd", "/bin/runlogwatch.sh"]);
@@ -71,12 +75,13 @@ for (const stack of ["dev", "scale1000"]) {
 
             it("takes every workload image from the images map it was given", () => {
                 const local = new Set(Object.values(run.images));
-                const workloads = run.resources.filter((r) => r.type === DEPLOYMENT || r.type === "kubernetes:apps/v1:StatefulSet");
+                const workloads = run.resources.filter((r) => r.type === DEPLOYMENT || r.type === "kubernetes:apps/v1:StatefulSet" || r.type === JOB);
                 assert.ok(workloads.length > 0);
                 for (const w of workloads) for (const image of workloadImages(w)) assert.ok(local.has(image), `${w.name} runs ${image}`);
                 for (const d of conductorDeployments(run)) assert.deepEqual(new Set(workloadImages(d)), new Set([run.images.ironic]));
                 assert.deepEqual(workloadImages(byName(run, DEPLOYMENT, "ironic-mariadb")), [run.images.mariadb]);
-                assert.deepEqual(workloadImages(byName(run, DEPLOYMENT, "ironic-dnsmasq")), [run.images.ipaDownloader, run.images.ironic]);
+                assert.deepEqual(workloadImages(byName(run, DEPLOYMENT, "ironic-dnsmasq")), [run.images.ironic]);
+                assert.deepEqual(workloadImages(byName(run, JOB, "ironic-mariadb-max-connections")), [run.images.mariadb]);
             });
 
             it("installs cert-manager at the pinned chart version with images from the local registry", () => {
@@ -109,6 +114,9 @@ for (const stack of ["dev", "scale1000"]) {
                     assert.equal(env.LISTEN_ALL_INTERFACES, "false");
                     assert.equal(env.MARIADB_HOST, `ironic-mariadb.${run.config.namespaces.ironic}.svc`);
                     assert.equal(env.IRONIC_JSON_RPC_PORT, String(run.config.ports.ironicJsonRpc));
+                    assert.equal(env.DEPLOY_KERNEL_URL, ipaImageUrls(run.config).kernel);
+                    assert.equal(env.DEPLOY_RAMDISK_URL, ipaImageUrls(run.config).ramdisk);
+                    assert.equal(env.IRONIC_SKIP_DBSYNC, d.name === "ironic-conductor-000" ? "false" : "true");
                 }
             });
 
@@ -126,14 +134,26 @@ for (const stack of ["dev", "scale1000"]) {
                 assert.equal(byName(run, ISSUER, "ironic-issuer").inputs.spec.ca.secretName, "ironic-ca");
             });
 
-            it("sizes MariaDB for the conductor count and probes it", () => {
+            it("sizes MariaDB for the conductor count through its ConfigMap and Job, keeps its data on a claim, and probes it", () => {
+                const limit = mariadbMaxConnections(run.config.conductors, run.config.ironic.apiWorkers);
                 const mariadb = byName(run, DEPLOYMENT, "ironic-mariadb");
+                const pod = mariadb.inputs.spec.template.spec;
                 const env = containerEnv(mariadb, "mariadb");
-                assert.equal(env.MARIADB_MAX_CONNECTIONS, String(mariadbMaxConnections(run.config.conductors, run.config.ironic.apiWorkers)));
                 assert.equal(env.MARIADB_HOST, "%");
-                assert.deepEqual(env.MARIADB_PASSWORD, { secretKeyRef: { name: "ironic-mariadb-credentials", key: "password" } });
-                const container = mariadb.inputs.spec.template.spec.containers[0];
-                assert.ok(container.readinessProbe && container.livenessProbe);
+                assert.equal(env.MARIADB_MAX_CONNECTIONS, undefined);
+                const volume = (name: string) => pod.volumes.find((v: { name: string }) => v.name === name);
+                const mountOf = (path: string) => pod.containers[0].volumeMounts.find((m: { mountPath: string }) => m.mountPath === path).name;
+                const config = byName(run, CONFIGMAP, "ironic-mariadb-config");
+                assert.equal(volume(mountOf(env.MYSQL_HOME as string)).configMap.name, "ironic-mariadb-config");
+                assert.equal(config.inputs.data["my.cnf"], `[mysqld]\nmax_connections = ${limit}\n`);
+                assert.equal(volume(mountOf("/var/lib/mysql")).persistentVolumeClaim.claimName, "ironic-mariadb-data");
+                assert.equal(byName(run, PVC, "ironic-mariadb-data").inputs.metadata.name, "ironic-mariadb-data");
+                assert.equal(volume(mountOf("/auth/mariadb")).secret.secretName, "ironic-mariadb-credentials");
+                const job = byName(run, JOB, "ironic-mariadb-max-connections");
+                assert.ok(job.inputs.spec.template.spec.containers[0].command.join(" ").includes(`SET GLOBAL max_connections = ${limit}`));
+                assert.ok(job.dependencies.includes(mariadb.urn), "the Job runs against a ready MariaDB");
+                assert.equal(job.inputs.metadata.annotations["pulumi.com/replaceUnready"], "true", "a failed Job re-runs on the next up");
+                assert.ok(pod.containers[0].readinessProbe && pod.containers[0].livenessProbe);
             });
 
             it("keeps every Secret's content secret and no generated secret in plain text", () => {
@@ -160,6 +180,18 @@ for (const stack of ["dev", "scale1000"]) {
                 }
             });
 
+            it("migrates once: every conductor but the primary skips dbsync and starts after the primary", () => {
+                const [primary, ...others] = conductorDeployments(run);
+                assert.equal(primary.name, "ironic-conductor-000");
+                const deployments = conductorDeployments(run).map((d) => d.urn);
+                assert.deepEqual(deployments.filter((u) => primary.dependencies.includes(u)), []);
+                for (const d of others) {
+                    assert.deepEqual(deployments.filter((u) => d.dependencies.includes(u)), [primary.urn], `${d.name} after the primary only`);
+                    assert.equal(envOf(run, d.name).IRONIC_SKIP_DBSYNC, "true");
+                }
+                assert.equal(envOf(run, primary.name).IRONIC_SKIP_DBSYNC, "false");
+            });
+
             it("exposes endpoints, CA, credentials and namespace", async () => {
                 const ironic = run.side.ironic;
                 assert.deepEqual(
@@ -172,6 +204,7 @@ for (const stack of ["dev", "scale1000"]) {
                 assert.equal(await valueOf(ironic.credentialsSecretName), "ironic-credentials");
                 assert.equal(await valueOf(ironic.namespace), run.config.namespaces.ironic);
                 assert.equal(ironic.conductorDeployments.length, run.config.conductors);
+                assert.deepEqual([ironic.deployKernelUrl, ironic.deployRamdiskUrl], [ipaImageUrls(run.config).kernel, ipaImageUrls(run.config).ramdisk]);
                 const credentials = byName(run, "kubernetes:core/v1:Secret", "ironic-credentials");
                 assert.deepEqual(Object.keys(credentials.inputs.stringData).sort(), ["password", "username"]);
             });
@@ -186,32 +219,6 @@ for (const stack of ["dev", "scale1000"]) {
         });
     }
 }
-
-describe("IronicCluster with an image that still needs ironic-inspector", () => {
-    let run: ClusterRun;
-    before(async () => {
-        run = await runClusterSide("dev", { mode: "bmo", ironic: { inspector: true } });
-    });
-
-    it("adds one inspector on the primary conductor's IP, and points every conductor at it", () => {
-        const inspectors = ofType(run, DEPLOYMENT).filter((d) => component(d) === "inspector");
-        assert.equal(inspectors.length, 1);
-        const inspector = inspectors[0];
-        assert.deepEqual(workloadImages(inspector), [run.images.ironic]);
-        assert.deepEqual(inspector.inputs.spec.template.spec.containers[0].command, ["/bin/runironic-inspector"]);
-        const primaryIp = run.config.network.conductorIps[0];
-        assert.equal(containerEnv(inspector, "ironic-inspector").PROVISIONING_IP, primaryIp);
-        assert.ok(inspector.dependencies.includes(byName(run, CERTIFICATE, "ironic-conductor-000").urn));
-        for (const d of conductorDeployments(run)) {
-            const env = envOf(run, d.name);
-            assert.equal(env.USE_IRONIC_INSPECTOR, "true");
-            assert.equal(env.IRONIC_INSPECTOR_BASE_URL, `https://${primaryIp}:${run.config.ports.inspector}`);
-        }
-        const auth = byName(run, "kubernetes:core/v1:Secret", "ironic-auth").inputs.stringData;
-        assert.deepEqual(Object.keys(auth).sort(), ["htpasswd", "inspector-auth-config", "ironic-auth-config", "json-rpc-auth-config"]);
-        assert.deepEqual(leakedSecrets(run), []);
-    });
-});
 
 /** URN -> raw inputs (JSON) of every resource inside our components. */
 function ours(run: ClusterRun): Map<string, string> {
@@ -241,12 +248,12 @@ describe("IronicCluster preview when a conductor is added", () => {
                 "ironic-conductor-003 kubernetes:core/v1:ConfigMap",
             ],
             removed: [],
-            // No object lists every conductor: BMO, dnsmasq and the inspector use the primary conductor only.
+            // No object lists every conductor: BMO and dnsmasq use the primary conductor only.
             changed: [],
         });
     });
 
-    it("8 -> 9 conductors also resizes MariaDB, the one object sized by the conductor count", async () => {
+    it("8 -> 9 conductors raises MariaDB's limit through its ConfigMap and Job, never restarting MariaDB", async () => {
         const eight = await runClusterSide("dev", { mode: "bmo", conductors: 8 }, true);
         const nine = await runClusterSide("dev", { mode: "bmo", conductors: 9 }, true);
         const d = diff(eight, nine);
@@ -256,7 +263,7 @@ describe("IronicCluster preview when a conductor is added", () => {
             "ironic-conductor-008 kubernetes:core/v1:ConfigMap",
         ]);
         assert.deepEqual(d.removed, []);
-        assert.deepEqual(d.changed, ["ironic-mariadb kubernetes:apps/v1:Deployment"]);
+        assert.deepEqual(d.changed, ["ironic-mariadb-config kubernetes:core/v1:ConfigMap", "ironic-mariadb-max-connections kubernetes:batch/v1:Job"]);
     });
 });
 
@@ -269,7 +276,7 @@ describe("IronicCluster wired like index.ts wires it", () => {
                 const provider = new k8s.Provider("management", {});
                 const bridge = new command.local.Command("bridge-ips", { create: "true" });
                 const outputs = Object.fromEntries(Object.entries(images).map(([k, v]) => [k, bridge.stdout.apply(() => v)])) as unknown as Record<ImageName, pulumi.Output<string>>;
-                new IronicCluster("ironic", { config, provider, images: outputs, dependsOn: [bridge] });
+                new IronicCluster("ironic", { config, provider, images: outputs, ipaImages: ipaImageUrls(config), dependsOn: [bridge] });
                 return {};
             },
             { stack: "dev", config: stackConfig("dev", { mode: "ironic" }) },

@@ -12,19 +12,24 @@ import {
 import { imageParts, minorOf, releaseVersion } from "../components/registry/images";
 import {
     certManagerValues,
-    clientAuthConfig,
     conductorCertificateSpec,
     conductorDeploymentSpec,
     conductorEnv,
     dnsmasqDeploymentSpec,
     helmImage,
     htpasswdLine,
-    ipaUrls,
+    ipaBootBaseUrl,
     k8sName,
+    mariadbConfigFile,
     mariadbDeploymentSpec,
+    mariadbLimitJobSpec,
+    mariadbLimitScript,
+    mariadbPvcSpec,
     planConductors,
     primaryConductor,
+    runsMigrations,
 } from "../components/ironic/render";
+import { ipaImageUrls } from "../components/registry/ipaImages";
 import { labConfig } from "./support/clusterFixtures";
 
 describe("Ironic sizing", () => {
@@ -79,6 +84,7 @@ describe("image references", () => {
 describe("Ironic rendering", () => {
     const config = labConfig("dev", { conductors: 3 });
     const plans = planConductors("ironic", config);
+    const ipa = ipaImageUrls(config);
 
     it("plans conductors by index from the allocated IPs", () => {
         assert.deepEqual(
@@ -96,18 +102,32 @@ describe("Ironic rendering", () => {
     });
 
     it("renders a conductor's environment from its own IP only", () => {
-        const env = conductorEnv(config, plans[1], "ironic-mariadb.ironic.svc");
+        const env = conductorEnv(config, plans[1], "ironic-mariadb.ironic.svc", ipa);
         assert.equal(env.PROVISIONING_IP, "172.22.0.3");
         assert.equal(env.IRONIC_CONDUCTOR_HOST, "172.22.0.3");
         assert.equal(env.IRONIC_ACCESS_PORT, String(DEFAULT_PORTS.ironicApi));
         assert.equal(env.HTTP_PORT, String(DEFAULT_PORTS.httpd));
-        assert.equal(env.OS_JSON_RPC__PORT, String(DEFAULT_PORTS.ironicJsonRpc));
+        assert.equal(env.IRONIC_JSON_RPC_PORT, String(DEFAULT_PORTS.ironicJsonRpc));
         assert.equal(env.NUMWORKERS, String(config.ironic.apiWorkers));
         assert.equal(env.OS_DATABASE__MAX_POOL_SIZE, String(DB_POOL_SIZE));
-        assert.equal(env.USE_IRONIC_INSPECTOR, "false");
-        assert.equal(env.IRONIC_INSPECTOR_BASE_URL, undefined);
         for (const other of ["172.22.0.2", "172.22.0.4"]) assert.ok(!Object.values(env).includes(other));
-        assert.throws(() => conductorEnv({ ...config, ironic: { ...config.ironic, inspector: true } }, plans[1], "db"), /inspector URL/);
+    });
+
+    it("lets only the primary conductor migrate the database", () => {
+        assert.deepEqual(plans.map(runsMigrations), [true, false, false]);
+        const skip = plans.map((p) => conductorEnv(config, p, "db", ipa).IRONIC_SKIP_DBSYNC);
+        assert.deepEqual(skip, ["false", "true", "true"]);
+    });
+
+    it("points the conductors at the IPA images the lab host serves, never at their own httpd", () => {
+        const env = conductorEnv(config, plans[0], "db", ipa);
+        assert.equal(env.DEPLOY_KERNEL_URL, ipa.kernel);
+        assert.equal(env.DEPLOY_RAMDISK_URL, ipa.ramdisk);
+        assert.ok(!env.DEPLOY_KERNEL_URL.includes(`:${config.ports.httpd}/`), "not the conductor's httpd");
+        assert.equal(env.IRONIC_IPA_BASE_URL, `http://${config.network.provisioningHostIp}:${config.ports.imageCache}`);
+        assert.equal(ipaBootBaseUrl(ipa), env.IRONIC_IPA_BASE_URL);
+        assert.throws(() => ipaBootBaseUrl({ base: "http://h/ipa", kernel: "http://h/ipa/ironic-python-agent.kernel", ramdisk: "http://h/ipa/ironic-python-agent.initramfs" }), /images/);
+        assert.throws(() => ipaBootBaseUrl({ ...ipa, kernel: `${ipa.base}/other.kernel` }), /ironic-python-agent/);
     });
 
     it("renders the conductor pod: three containers on the host network, bound to its IP", () => {
@@ -117,9 +137,9 @@ describe("Ironic rendering", () => {
             image: "reg/ironic:v1",
             configMapName: "cm",
             authSecretName: "auth",
+            credentialsSecretName: "creds",
             dbSecretName: "db",
             ports: config.ports,
-            inspector: false,
         }) as any;
         const pod = spec.template.spec;
         assert.equal(pod.hostNetwork, true);
@@ -128,12 +148,16 @@ describe("Ironic rendering", () => {
         assert.deepEqual(pod.containers.map((c: any) => c.name), ["ironic", "httpd", "ironic-log-watch"]);
         const ironic = pod.containers[0];
         assert.deepEqual(ironic.readinessProbe.httpGet, { host: "172.22.0.4", port: 6385, path: "/", scheme: "HTTPS" });
-        assert.deepEqual(ironic.env, [{ name: "MARIADB_PASSWORD", valueFrom: { secretKeyRef: { name: "db", key: "password" } } }]);
+        assert.equal(ironic.env, undefined, "no secret in the environment");
         const mounts = Object.fromEntries(ironic.volumeMounts.map((m: any) => [m.mountPath, m.name]));
         assert.equal(mounts["/certs/ironic"], "cert");
         assert.equal(mounts["/certs/ca/ironic"], "ca");
         assert.equal(mounts["/auth/ironic"], "htpasswd");
-        assert.equal(mounts["/auth/ironic-rpc"], "json-rpc-auth");
+        const volume = (name: string) => pod.volumes.find((v: any) => v.name === name);
+        assert.equal(volume(mounts["/auth/ironic-rpc"]).secret.secretName, "creds");
+        assert.equal(volume(mounts["/auth/mariadb"]).secret.secretName, "db");
+        // No IPA cache on the node: the lab host serves the images.
+        assert.ok(pod.volumes.every((v: any) => v.hostPath === undefined));
         const cert = pod.volumes.find((v: any) => v.name === "cert");
         assert.equal(cert.secret.secretName, "ironic-conductor-002-tls");
         assert.equal(spec.selector.matchLabels["metal3-scale-lab/conductor"], "ironic-conductor-002");
@@ -147,34 +171,65 @@ describe("Ironic rendering", () => {
         assert.ok(spec.usages.includes("server auth") && spec.usages.includes("client auth"));
     });
 
-    it("renders MariaDB with the generated password by reference and the sized limit", () => {
-        const spec = mariadbDeploymentSpec({ instance: "ironic", image: "reg/mariadb:v1", dbSecretName: "db", maxConnections: 256 }) as any;
-        const c = spec.template.spec.containers[0];
+    const mariadb = () => mariadbDeploymentSpec({ instance: "ironic", image: "reg/mariadb:v1", dbSecretName: "db", configMapName: "my-cnf", pvcName: "data" }) as any;
+
+    it("renders MariaDB as uid 27 with credentials as files, its data on a claim and its limit from the ConfigMap", () => {
+        const spec = mariadb();
+        const pod = spec.template.spec;
+        assert.equal(spec.strategy.type, "Recreate", "one pod at a time on a ReadWriteOnce claim");
+        assert.deepEqual([pod.securityContext.runAsUser, pod.securityContext.runAsGroup, pod.securityContext.fsGroup], [27, 27, 27]);
+        const c = pod.containers[0];
         const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
-        assert.equal(env.MARIADB_MAX_CONNECTIONS, "256");
         assert.equal(env.MARIADB_HOST, "%");
-        assert.deepEqual(env.MARIADB_PASSWORD, { secretKeyRef: { name: "db", key: "password" } });
+        for (const gone of ["MARIADB_PASSWORD", "MARIADB_USER", "MARIADB_MAX_CONNECTIONS"]) assert.equal(env[gone], undefined, gone);
+        const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+        const volume = (name: string) => pod.volumes.find((v: any) => v.name === name);
+        assert.deepEqual(volume(mounts["/var/lib/mysql"]).persistentVolumeClaim, { claimName: "data" });
+        assert.equal(volume(mounts["/auth/mariadb"]).secret.secretName, "db");
+        assert.equal(volume(mounts[env.MYSQL_HOME]).configMap.name, "my-cnf");
         assert.ok(c.readinessProbe.exec.command.join(" ").includes("mysqladmin status"));
         assert.equal(c.livenessProbe.tcpSocket.port, 3306);
     });
 
-    it("points dnsmasq at the primary conductor and downloads IPA once into the node cache", () => {
-        const spec = dnsmasqDeploymentSpec({ instance: "ironic", ironicImage: "reg/ironic:v1", ipaDownloaderImage: "reg/ipa:v1", primary: plans[0], config }) as any;
+    it("keeps MariaDB's pod template free of anything sized by the conductor count", () => {
+        const text = JSON.stringify(mariadb());
+        assert.ok(!/max.?connections/i.test(text), text);
+        assert.equal(mariadbConfigFile(256), "[mysqld]\nmax_connections = 256\n");
+        assert.throws(() => mariadbConfigFile(0));
+    });
+
+    it("asks the cluster's default StorageClass for MariaDB's data", () => {
+        const pvc = mariadbPvcSpec() as any;
+        assert.deepEqual(pvc.accessModes, ["ReadWriteOnce"]);
+        assert.equal(pvc.storageClassName, undefined);
+        assert.ok(pvc.resources.requests.storage);
+    });
+
+    it("renders the limit Job: the value in its spec, credentials from files, reaching MariaDB by its Service", () => {
+        const job = (n: number) => mariadbLimitJobSpec({ instance: "ironic", image: "reg/mariadb:v1", dbSecretName: "db", host: "ironic-mariadb.ironic.svc", maxConnections: n }) as any;
+        const pod = job(256).template.spec;
+        assert.equal(pod.securityContext.runAsUser, 27);
+        const script = pod.containers[0].command.join(" ");
+        assert.ok(script.includes("SET GLOBAL max_connections = 256"));
+        assert.ok(script.includes("--host='ironic-mariadb.ironic.svc'"));
+        assert.ok(script.includes("/auth/mariadb/password") && !script.includes("MARIADB_PASSWORD"));
+        assert.equal(pod.volumes[0].secret.secretName, "db");
+        assert.notDeepEqual(job(256), job(512), "a new limit is a new Job spec (Pulumi re-runs it)");
+        assert.throws(() => mariadbLimitScript("h", 3306, 1.5));
+    });
+
+    it("points dnsmasq at the primary conductor, with no IPA download and no node cache", () => {
+        const spec = dnsmasqDeploymentSpec({ instance: "ironic", ironicImage: "reg/ironic:v1", primary: plans[0], config }) as any;
         const pod = spec.template.spec;
-        assert.equal(pod.initContainers[0].image, "reg/ipa:v1");
+        assert.equal(pod.initContainers, undefined);
+        assert.ok(pod.volumes.every((v: any) => v.hostPath === undefined));
         const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value]));
         assert.equal(env.PROVISIONING_IP, "172.22.0.2");
         assert.equal(env.DHCP_RANGE, config.network.dhcpRange);
-        assert.deepEqual(ipaUrls(plans[0], 6180), {
-            kernel: "http://172.22.0.2:6180/images/ironic-python-agent.kernel",
-            ramdisk: "http://172.22.0.2:6180/images/ironic-python-agent.initramfs",
-        });
     });
 
-    it("renders htpasswd and oslo auth-config sections", () => {
+    it("renders htpasswd lines", () => {
         assert.equal(htpasswdLine("ironic", "$2a$10$abc"), "ironic:$2a$10$abc\n");
         assert.throws(() => htpasswdLine("a:b", "x"));
-        assert.equal(clientAuthConfig("json_rpc", "ironic", "s3cr3t"), "[json_rpc]\nauth_type = http_basic\nusername = ironic\npassword = s3cr3t\n");
-        assert.throws(() => clientAuthConfig("json_rpc", "ironic", "has$dollar"), /\$/);
     });
 });

@@ -106,16 +106,18 @@ describe("HostNetwork renderers", () => {
         assert.deepStrictEqual(baremetalDhcpRange("10.0.0.0/30", "10.0.0.1"), { first: "10.0.0.2", last: "10.0.0.2" });
     });
 
-    it("lists the lab's ports with the fleet ranges and 5050 only with an inspector", () => {
+    it("lists the lab's ports with the fleet ranges and the image cache, and no ironic-inspector port", () => {
         const big = labConfig("scale1000");
         const ports = labFirewallPorts(big);
         const find = (from: number, protocol: string) => ports.find((p) => p.from === from && p.protocol === protocol);
         assert.deepStrictEqual([find(8000, "tcp")?.to, find(9900, "tcp")?.to], [8019, 9919]);
-        for (const port of [6385, 6180, 6189, 5000, 53, 3333]) assert.ok(find(port, "tcp"), `tcp ${port}`);
+        for (const port of [6385, 6180, 6189, 5000, 53, 3333, big.ports.imageCache]) assert.ok(find(port, "tcp"), `tcp ${port}`);
         for (const port of [53, 67, 546, 5353, 6230]) assert.ok(find(port, "udp"), `udp ${port}`);
         assert.deepStrictEqual([find(67, "udp")?.to, find(546, "udp")?.to], [69, 547]);
         assert.strictEqual(find(5050, "tcp"), undefined);
-        assert.ok(labFirewallPorts(labConfig("dev", { ironic: { inspector: true } })).some((p) => p.from === 5050 && p.protocol === "tcp"));
+        const moved = labFirewallPorts(labConfig("dev", { ports: { imageCache: 7280 } }));
+        assert.ok(moved.some((p) => p.from === 7280 && p.to === 7280 && p.protocol === "tcp"));
+        assert.ok(!moved.some((p) => p.from === 6280));
         const dev = labFirewallPorts(cfg).find((p) => p.from === 8000);
         assert.deepStrictEqual([dev?.from, dev?.to], [8000, 8000]);
     });
@@ -133,6 +135,7 @@ describe("HostNetwork scripts (run with /bin/sh against fake tools)", () => {
         fs.mkdirSync(bin);
         fs.mkdirSync(state);
         fakeVirsh(bin, state);
+        tool(bin, "sudo", `exec "$@"`);
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -170,9 +173,17 @@ describe("HostNetwork scripts (run with /bin/sh against fake tools)", () => {
         assert.ok(fs.existsSync(path.join(state, "provisioning.active")));
     });
 
-    it("opens ports with iptables once per rule and bridge, and closes them all", () => {
+    const TAG = "metal3-scale-lab:dev";
+    const BRIDGES = ["provisioning", "baremetal"];
+    /** What local.Command keeps as stdout (trailing newline trimmed) and hands to the next run. */
+    const recorded = (stdout: string) => ({ PULUMI_COMMAND_STDOUT: stdout.replace(/\n$/, "") });
+
+    /** iptables keeping INPUT as lines of its arguments after the chain; -I puts a rule first. */
+    function fakeIptables(): string {
         const rulesFile = path.join(state, "rules");
         fs.writeFileSync(rulesFile, "");
+        // A host with firewalld installed but stopped uses iptables.
+        tool(bin, "firewall-cmd", `echo "not running" >&2; exit 252`);
         tool(
             bin,
             "iptables",
@@ -180,38 +191,128 @@ describe("HostNetwork scripts (run with /bin/sh against fake tools)", () => {
 op=$1; shift; rule="$*"
 case $op in
   -C) grep -qxF -- "$rule" "$F" ;;
-  -I) echo "$rule" >>"$F" ;;
-  -D) grep -qxF -- "$rule" "$F" || exit 1; grep -vxF -- "$rule" "$F" >"$F.new"; mv "$F.new" "$F" ;;
+  -I) { echo "$rule"; cat "$F"; } >"$F.new"; mv "$F.new" "$F" ;;
+  -D) grep -qxF -- "$rule" "$F" || { echo "iptables: Bad rule" >&2; exit 1; }; awk -v r="$rule" 'd || $0 != r { print; next } { d = 1 }' "$F" >"$F.new"; mv "$F.new" "$F" ;;
 esac`,
         );
+        return rulesFile;
+    }
+
+    /** firewalld with one zone per bridge answer; ports kept per zone in runtime/<zone> and permanent/<zone>. */
+    function fakeFirewalld(failOn = ""): { ports: (mode: string) => string[]; open: (mode: string, port: string) => void; calls: () => string[] } {
+        const fw = path.join(state, "firewalld");
+        for (const mode of ["runtime", "permanent"]) fs.mkdirSync(path.join(fw, mode), { recursive: true });
+        const log = path.join(fw, "calls");
+        fs.writeFileSync(log, "");
+        tool(
+            bin,
+            "firewall-cmd",
+            `FW=${shQuote(fw)}; echo "$*" >>${shQuote(log)}
+mode=runtime; zone=public
+for a in "$@"; do case $a in --permanent) mode=permanent ;; --zone=*) zone=\${a#--zone=} ;; esac; done
+Z=$FW/$mode/$zone; touch "$Z"
+for a in "$@"; do
+  case $a in
+    --state) echo running ;;
+    --get-zone-of-interface=*) echo libvirt ;;
+    --query-port=*) if grep -qxF -- "\${a#*=}" "$Z"; then echo yes; else echo no; exit 1; fi ;;
+    --add-port=*) p=\${a#*=}; [ "$p" = ${shQuote(failOn)} ] && { echo "Error: INVALID_PORT" >&2; exit 254; }; grep -qxF -- "$p" "$Z" || echo "$p" >>"$Z"; echo success ;;
+    --remove-port=*) grep -vxF -- "\${a#*=}" "$Z" >"$Z.new" || :; mv "$Z.new" "$Z"; echo success ;;
+  esac
+done`,
+        );
+        const file = (mode: string) => path.join(fw, mode, "libvirt");
+        return {
+            ports: (mode) => (fs.existsSync(file(mode)) ? fs.readFileSync(file(mode), "utf8").split("\n").filter(Boolean).sort() : []),
+            open: (mode, port) => fs.appendFileSync(file(mode), `${port}\n`),
+            calls: () => fs.readFileSync(log, "utf8").trim().split("\n"),
+        };
+    }
+
+    it("iptables: opens each rule once per bridge, tagged, and closes only its own, not a foreign rule on the same port", () => {
+        const rulesFile = fakeIptables();
+        const foreign = ["INPUT -i provisioning -p tcp --dport 6385 -j ACCEPT", "INPUT -i baremetal -p udp --dport 67:69 -m comment --comment other-tool -j ACCEPT"];
+        fs.writeFileSync(rulesFile, foreign.join("\n") + "\n");
+        const rules = () => fs.readFileSync(rulesFile, "utf8").trim().split("\n");
         // Three rules keep the test fast; every rule takes the same code path.
         const ports = labFirewallPorts(cfg).filter((p) => [6385, 67, 8000].includes(p.from));
-        const bridges = ["provisioning", "baremetal"];
-        for (let i = 0; i < 2; i++) assert.strictEqual(sh(firewallOpenCommand(ports, bridges, "metal3-scale-lab:dev"), bin).status, 0);
-        const rules = fs.readFileSync(rulesFile, "utf8").trim().split("\n");
-        assert.strictEqual(rules.length, ports.length * bridges.length);
-        assert.ok(rules.includes("INPUT -i provisioning -p tcp --dport 6385 -m comment --comment metal3-scale-lab:dev -j ACCEPT"), rules.join("\n"));
-        assert.ok(rules.includes("INPUT -i baremetal -p udp --dport 67:69 -m comment --comment metal3-scale-lab:dev -j ACCEPT"));
-        for (let i = 0; i < 2; i++) assert.strictEqual(sh(firewallCloseCommand(ports, bridges, "metal3-scale-lab:dev"), bin).status, 0);
+        const first = sh(firewallOpenCommand(ports, BRIDGES, TAG), bin);
+        assert.strictEqual(first.status, 0, first.stderr);
+        // A re-run (Pulumi update) gets the first run's record and adds nothing.
+        const again = sh(firewallOpenCommand(ports, BRIDGES, TAG), bin, recorded(first.stdout));
+        assert.strictEqual(again.status, 0, again.stderr);
+        assert.deepStrictEqual(again.stdout.trim().split("\n").sort(), first.stdout.trim().split("\n").sort());
+        assert.strictEqual(rules().length, foreign.length + ports.length * BRIDGES.length);
+        assert.ok(rules().includes(`INPUT -i provisioning -p tcp --dport 6385 -m comment --comment ${TAG} -j ACCEPT`), rules().join("\n"));
+        assert.ok(rules().includes(`INPUT -i baremetal -p udp --dport 67:69 -m comment --comment ${TAG} -j ACCEPT`));
+        assert.ok(first.stdout.split("\n").includes("iptables baremetal udp 67:69"), first.stdout);
+        for (let i = 0; i < 2; i++) {
+            const close = sh(firewallCloseCommand(TAG), bin, recorded(again.stdout));
+            assert.strictEqual(close.status, 0, close.stderr);
+        }
+        assert.deepStrictEqual(rules(), foreign);
+    });
+
+    it("iptables: a tagged rule an interrupted run left behind is recorded, not added twice", () => {
+        const rulesFile = fakeIptables();
+        const ports = labFirewallPorts(cfg).filter((p) => p.from === 6385);
+        fs.writeFileSync(rulesFile, `INPUT -i provisioning -p tcp --dport 6385 -m comment --comment ${TAG} -j ACCEPT\n`);
+        const open = sh(firewallOpenCommand(ports, BRIDGES, TAG), bin);
+        assert.strictEqual(open.status, 0, open.stderr);
+        assert.deepStrictEqual(open.stdout.trim().split("\n").sort(), ["iptables baremetal tcp 6385", "iptables provisioning tcp 6385"]);
+        assert.strictEqual(fs.readFileSync(rulesFile, "utf8").trim().split("\n").length, 2);
+        assert.strictEqual(sh(firewallCloseCommand(TAG), bin, recorded(open.stdout)).status, 0);
         assert.strictEqual(fs.readFileSync(rulesFile, "utf8").trim(), "");
     });
 
-    it("uses firewalld's zones of the lab bridges, at runtime and permanently, when firewalld runs", () => {
-        const log = path.join(state, "calls");
-        tool(bin, "firewall-cmd", `echo "$*" >>${shQuote(log)}; case "$1" in --state) echo running ;; --get-zone-of-interface=*) echo libvirt ;; esac`);
+    it("firewalld: opens at runtime and permanently only what is not open yet, and closes only that", () => {
+        const fw = fakeFirewalld();
+        fw.open("runtime", "6385/tcp"); // another tool's, runtime only
+        fw.open("permanent", "5000/tcp"); // the user's, permanent only
         const ports = labFirewallPorts(cfg);
-        const r = sh(firewallOpenCommand(ports, ["provisioning", "baremetal"], "t"), bin);
-        assert.strictEqual(r.status, 0, r.stderr);
-        const calls = fs.readFileSync(log, "utf8").trim().split("\n").filter((c) => c.includes("--add-port"));
-        assert.strictEqual(calls.length, 2, "one runtime and one permanent call for the single zone");
-        assert.ok(calls[0].startsWith("--zone=libvirt --add-port=6385/tcp "));
-        assert.ok(calls[1].startsWith("--permanent --zone=libvirt "));
-        assert.ok(calls[0].includes("--add-port=8000/tcp") && calls[0].includes("--add-port=67-69/udp"));
+        const all = ports.map((r) => (r.from === r.to ? `${r.from}/${r.protocol}` : `${r.from}-${r.to}/${r.protocol}`)).sort();
+        const open = sh(firewallOpenCommand(ports, BRIDGES, TAG), bin);
+        assert.strictEqual(open.status, 0, open.stderr);
+        assert.deepStrictEqual(fw.ports("runtime"), all);
+        assert.deepStrictEqual(fw.ports("permanent"), all);
+        const record = open.stdout.trim().split("\n");
+        assert.ok(record.includes("firewalld runtime libvirt 5000/tcp") && record.includes("firewalld permanent libvirt 6385/tcp"), open.stdout);
+        assert.ok(!record.includes("firewalld runtime libvirt 6385/tcp") && !record.includes("firewalld permanent libvirt 5000/tcp"), open.stdout);
+        assert.strictEqual(record.length, 2 * all.length - 2, "one line per opening, nothing else (no 'success')");
+        assert.match(open.stderr, /6385\/tcp already open in zone libvirt \(runtime\)/);
+        for (let i = 0; i < 2; i++) {
+            const close = sh(firewallCloseCommand(TAG), bin, recorded(open.stdout));
+            assert.strictEqual(close.status, 0, close.stderr);
+        }
+        assert.deepStrictEqual(fw.ports("runtime"), ["6385/tcp"]);
+        assert.deepStrictEqual(fw.ports("permanent"), ["5000/tcp"]);
+    });
+
+    it("firewalld: a re-run keeps the previous record without adding, so destroy still closes the lab's ports", () => {
+        const fw = fakeFirewalld();
+        const ports = labFirewallPorts(cfg).filter((p) => [6385, 67].includes(p.from));
+        const first = sh(firewallOpenCommand(ports, BRIDGES, TAG), bin);
+        assert.strictEqual(first.stdout.trim().split("\n").length, 4, first.stdout);
+        const before = fw.calls().length;
+        const again = sh(firewallOpenCommand(ports, BRIDGES, TAG), bin, recorded(first.stdout));
+        assert.strictEqual(again.status, 0, again.stderr);
+        assert.deepStrictEqual(again.stdout.trim().split("\n").sort(), first.stdout.trim().split("\n").sort());
+        assert.ok(!fw.calls().slice(before).some((c) => c.includes("--add-port")), "the re-run adds nothing");
+        assert.strictEqual(sh(firewallCloseCommand(TAG), bin, recorded(again.stdout)).status, 0);
+        assert.deepStrictEqual([fw.ports("runtime"), fw.ports("permanent")], [[], []]);
+    });
+
+    it("firewalld: a failing run closes what it opened (Pulumi keeps no record of a failed create)", () => {
+        const fw = fakeFirewalld("5353/udp");
+        fw.open("runtime", "53/udp");
+        const r = sh(firewallOpenCommand(labFirewallPorts(cfg), BRIDGES, TAG), bin);
+        assert.notStrictEqual(r.status, 0);
+        assert.deepStrictEqual([fw.ports("runtime"), fw.ports("permanent")], [["53/udp"], []]);
     });
 
     it("generates scripts that parse under sh -n", () => {
         const ports = labFirewallPorts(cfg);
-        for (const script of [defineNetworkCommand(provisioningNetwork(cfg)), undefineNetworkCommand(baremetalNetwork(cfg)), firewallOpenCommand(ports, ["a"], "t'x"), firewallCloseCommand(ports, ["a"], "t")]) {
+        for (const script of [defineNetworkCommand(provisioningNetwork(cfg)), undefineNetworkCommand(baremetalNetwork(cfg)), firewallOpenCommand(ports, ["a"], "t'x"), firewallCloseCommand("t'x")]) {
             const r = spawnSync("/bin/sh", ["-n", "-c", script], { encoding: "utf8" });
             assert.strictEqual(r.status, 0, r.stderr);
         }
@@ -234,7 +335,10 @@ describe("HostNetwork component (mocks)", () => {
         assert.deepStrictEqual(prov.inputs.triggers, [renderLibvirtNetworkXml(provisioningNetwork(cfg))]);
         const firewall = children.find((r) => r.name === "net-firewall")!;
         assert.ok(firewall.dependencies.includes(prov.urn));
-        assert.match(firewall.inputs.create, /--add-port=8000-8019\/tcp/);
-        assert.match(firewall.inputs.create, /--add-port=9900-9919\/tcp/);
+        assert.match(firewall.inputs.create, / 8000-8019\/tcp /);
+        assert.match(firewall.inputs.create, / 9900-9919\/tcp /);
+        // The close script reads the open script's record from PULUMI_COMMAND_STDOUT.
+        assert.strictEqual(firewall.inputs.addPreviousOutputInEnv, true);
+        assert.strictEqual(firewall.inputs.delete, firewallCloseCommand(`${cfg.project}:${cfg.stack}`));
     });
 });

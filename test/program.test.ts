@@ -30,9 +30,11 @@ describe("the lab program under mocks", function () {
                     assert.equal(counts[`pulumi-nodejs:dynamic/enroll:${kind}`], batches);
                     assert.equal(run.outputs.batches, batches);
                     assert.equal(run.outputs.hostCount, cfg.nodes);
-                    const containers = run.resources.filter((r) => r.type === "docker:index/container:Container").map((r) => r.name);
-                    assert.equal(containers.filter((n) => n.startsWith("sushy-")).length, cfg.sushyContainers);
-                    assert.equal(containers.filter((n) => n.startsWith("fake-ipa-")).length, cfg.fakeIpaContainers);
+                    const containers = run.resources.filter((r) => r.type === "command:local:Command").map((r) => r.name);
+                    assert.equal(containers.filter((n) => n.startsWith("sushy-sushy-")).length, cfg.sushyContainers);
+                    assert.equal(containers.filter((n) => n.startsWith("fake-ipa-fake-ipa-")).length, cfg.fakeIpaContainers);
+                    assert.equal(counts["metal3-scale-lab:registry:IpaCache"], 1);
+                    assert.equal(counts["docker:index/container:Container"] ?? 0, 0, "lab containers are adopted-or-replaced docker CLI commands");
                     const deployments = run.resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment");
                     const conductors = deployments.filter((d) => JSON.stringify(d.inputs.spec?.template?.spec?.containers ?? []).includes("runironic"));
                     assert.equal(conductors.length, cfg.conductors);
@@ -119,7 +121,7 @@ describe("the lab program under mocks", function () {
         it("nodes 10 -> 12 adds one batch, touches no existing host, and re-renders only the sushy container that gains hosts", async () => {
             const d = await diff({ nodes: 10 }, { nodes: 12 });
             assert.deepEqual(d.added, ["metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-002"]);
-            assert.deepEqual(d.changed, ["metal3-scale-lab:fleet:SushyFleet$docker:index/container:Container::sushy-sushy-000"]);
+            assert.deepEqual(d.changed, ["metal3-scale-lab:fleet:SushyFleet$command:local:Command::sushy-sushy-000"]);
             assert.deepEqual(d.removed, []);
         });
 
@@ -129,20 +131,19 @@ describe("the lab program under mocks", function () {
                 "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-020",
                 "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-021",
             ]);
-            assert.ok(d.changed.every((u) => u.includes("Container::sushy-sushy-")), d.changed.join("\n"));
+            assert.ok(d.changed.every((u) => u.includes("SushyFleet$command:local:Command::sushy-sushy-")), d.changed.join("\n"));
             assert.equal(d.changed.length, 20, "each sushy container gains its share of the new hosts");
             assert.deepEqual(d.removed, []);
         });
 
         it("sushyContainers +1 (batchSize unchanged) adds the container and updates, never replaces, what it re-spreads", async () => {
             const d = await diff({ sushyContainers: 1 }, { sushyContainers: 2 });
-            assert.deepEqual(d.added, ["metal3-scale-lab:fleet:SushyFleet$docker:index/container:Container::sushy-sushy-001"]);
+            assert.deepEqual(d.added, ["metal3-scale-lab:fleet:SushyFleet$command:local:Command::sushy-sushy-001"]);
             assert.deepEqual(d.changed, [
                 "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-000",
                 "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-001",
-                // fake-ipa-000 is now fed by two sushy containers, so it no longer gets one's Redfish credentials.
-                "metal3-scale-lab:fleet:FakeIpa$docker:index/container:Container::fake-ipa-fake-ipa-000",
-                "metal3-scale-lab:fleet:SushyFleet$docker:index/container:Container::sushy-sushy-000",
+                // fake-ipa holds no per-sushy settings: a second feed changes nothing there.
+                "metal3-scale-lab:fleet:SushyFleet$command:local:Command::sushy-sushy-000",
                 "metal3-scale-lab:network:HostNetwork$command:local:Command::network-firewall",
             ]);
             assert.deepEqual(d.removed, []);

@@ -1,10 +1,18 @@
-// LocalRegistry: image reference mapping, the mirror plan, and the component under mocks.
-import * as docker from "@pulumi/docker";
+// LocalRegistry and IpaCache: image reference mapping, the mirror plan, the
+// pull/mirror scripts run against a fake docker, and the components under mocks.
+import * as command from "@pulumi/command";
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { ImageName } from "../components/config/types";
+import { containerCreateScript } from "../components/fleet/containerCommand";
 import { localImageRef, mirrorPlan, parseImageRef } from "../components/registry/images";
-import { LocalRegistry, mirrorCreateCommand, mirrorDeleteCommand } from "../components/registry/localRegistry";
+import { downloaderSpec, IPA_CACHE_DIR, IpaCache, serverHealthCmd, serverSpec } from "../components/registry/ipaCache";
+import { ipaImageUrls } from "../components/registry/ipaImages";
+import { LocalRegistry, mirrorCreateCommand, mirrorDeleteCommand, pullCreateCommand, pullDeleteCommand } from "../components/registry/localRegistry";
+import { fakeDocker, FakeDocker } from "./support/fakeDocker";
 import { plainStrings, runProgram, stackConfig, labConfig } from "./support/mockProgram";
 
 
@@ -39,14 +47,15 @@ describe("registry image references", () => {
         const names = (Object.keys(cfg.images) as ImageName[]).filter((n) => n !== "registry");
         assert.deepStrictEqual(plan.map((e) => e.name).sort(), [...names].sort());
         const ironic = plan.find((e) => e.name === "ironic")!;
-        assert.strictEqual(ironic.pushRef, "127.0.0.1:5000/localimages/ironic:v26.0.1");
-        assert.strictEqual(ironic.localRef, "172.22.0.1:5000/localimages/ironic:v26.0.1");
+        const tag = parseImageRef(cfg.images.ironic).tag;
+        assert.strictEqual(ironic.pushRef, `127.0.0.1:5000/localimages/ironic:${tag}`);
+        assert.strictEqual(ironic.localRef, `172.22.0.1:5000/localimages/ironic:${tag}`);
         assert.strictEqual(new Set(plan.map((e) => e.localRef)).size, plan.length);
     });
 
     it("rejects two upstream images that would share a local name", () => {
         const cfg = labConfig("dev");
-        const images = { ...cfg.images, bmo: "quay.io/other/ironic:v26.0.1" };
+        const images = { ...cfg.images, bmo: `quay.io/other/ironic:${parseImageRef(cfg.images.ironic).tag}` };
         assert.throws(() => mirrorPlan(images, "a:1", "b:1"), /images\.ironic .* and images\.bmo .* would both be mirrored/);
     });
 
@@ -59,38 +68,92 @@ describe("registry image references", () => {
     });
 });
 
+describe("pull and mirror scripts, run against a fake docker", () => {
+    const [entry] = mirrorPlan(labConfig("dev").images, "127.0.0.1:5000", "172.22.0.1:5000");
+    let docker: FakeDocker;
+    beforeEach(() => (docker = fakeDocker()));
+    afterEach(() => docker.cleanup());
+
+    it("records that the lab pulled an image, and destroy removes it with the local tag", () => {
+        const up = docker.run(mirrorCreateCommand(entry));
+        assert.strictEqual(up.status, 0, up.stderr);
+        assert.strictEqual(up.stdout, "lab-pulled=yes\n");
+        assert.deepStrictEqual([docker.hasImage(entry.upstream), docker.hasImage(entry.pushRef)], [true, true]);
+        const down = docker.run(mirrorDeleteCommand(entry), { PULUMI_COMMAND_STDOUT: up.stdout.trim() });
+        assert.strictEqual(down.status, 0, down.stderr);
+        assert.deepStrictEqual([docker.hasImage(entry.upstream), docker.hasImage(entry.pushRef)], [false, false]);
+    });
+
+    it("leaves an image that was there before the lab", () => {
+        docker.addImage(entry.upstream);
+        const up = docker.run(mirrorCreateCommand(entry));
+        assert.strictEqual(up.stdout, "lab-pulled=no\n");
+        assert.ok(!docker.log().some((l) => l.startsWith("docker pull")));
+        assert.strictEqual(docker.run(mirrorDeleteCommand(entry), { PULUMI_COMMAND_STDOUT: "lab-pulled=no" }).status, 0);
+        assert.deepStrictEqual([docker.hasImage(entry.upstream), docker.hasImage(entry.pushRef)], [true, false]);
+    });
+
+    it("keeps the record across an update, which finds the image it pulled earlier", () => {
+        docker.addImage(entry.upstream);
+        assert.strictEqual(docker.run(mirrorCreateCommand(entry), { PULUMI_COMMAND_STDOUT: "lab-pulled=yes" }).stdout, "lab-pulled=yes\n");
+    });
+
+    it("removes what a failed run pulled (Pulumi keeps no stdout of a failed create)", () => {
+        const up = docker.run(mirrorCreateCommand(entry), { FAKE_PUSH_FAIL: "1" });
+        assert.notStrictEqual(up.status, 0);
+        assert.strictEqual(docker.hasImage(entry.upstream), false);
+        docker.addImage(entry.upstream);
+        docker.run(mirrorCreateCommand(entry), { FAKE_PUSH_FAIL: "1" });
+        assert.strictEqual(docker.hasImage(entry.upstream), true, "an image that was there before stays");
+    });
+
+    it("pulls the registry's own image the same way", () => {
+        const image = labConfig("dev").images.registry;
+        const up = docker.run(pullCreateCommand(image));
+        assert.deepStrictEqual([up.status, up.stdout], [0, "lab-pulled=yes\n"]);
+        assert.strictEqual(docker.run(pullDeleteCommand(image), { PULUMI_COMMAND_STDOUT: "lab-pulled=yes" }).status, 0);
+        assert.strictEqual(docker.hasImage(image), false);
+        docker.addImage(image);
+        assert.strictEqual(docker.run(pullCreateCommand(image)).stdout, "lab-pulled=no\n");
+        docker.run(pullDeleteCommand(image), { PULUMI_COMMAND_STDOUT: "lab-pulled=no" });
+        assert.strictEqual(docker.hasImage(image), true);
+    });
+});
+
+const COMMAND = "command:local:Command";
+
 describe("LocalRegistry component (mocks)", () => {
-    it("runs one registry container with a volume and one mirror command per image", async () => {
+    it("runs one registry container (with its volume) and one mirror command per image", async () => {
         const cfg = labConfig("scale1000");
         let registry!: LocalRegistry;
-        let consumerName = "";
         const run = await runProgram(
             () => {
-                const provider = new docker.Provider("lab-host", { host: cfg.dockerHosts[0].url });
-                registry = new LocalRegistry("registry", { config: cfg, dockerProvider: provider });
+                registry = new LocalRegistry("registry", { config: cfg });
                 // A consumer of one image must wait for that image's push.
-                consumerName = "consumer";
-                new docker.Container(consumerName, { image: registry.images.ironic }, { provider });
+                new command.local.Command("consumer", { create: registry.images.ironic });
             },
             { stack: "scale1000", config: stackConfig("scale1000") },
         );
         const component = run.resources.find((r) => r.type === "metal3-scale-lab:registry:LocalRegistry")!;
         const children = run.resources.filter((r) => r.parent === component.urn);
-        const count = (type: string) => children.filter((r) => r.type === type).length;
-        assert.strictEqual(count("docker:index/volume:Volume"), 1);
-        assert.strictEqual(count("docker:index/container:Container"), 1);
-        assert.strictEqual(count("command:local:Command"), Object.keys(cfg.images).length - 1);
+        assert.ok(children.every((r) => r.type === COMMAND));
         assert.strictEqual(children.length, 2 + Object.keys(cfg.images).length - 1);
 
-        const container = children.find((r) => r.type === "docker:index/container:Container")!;
-        assert.strictEqual(container.inputs.name, "scale1000-registry");
-        assert.strictEqual(container.inputs.image, cfg.images.registry);
-        assert.strictEqual(container.inputs.networkMode, "host");
-        assert.strictEqual(container.inputs.restart, "unless-stopped");
-        assert.deepStrictEqual(container.inputs.envs, ["REGISTRY_HTTP_ADDR=0.0.0.0:5000"]);
-        assert.strictEqual(container.inputs.volumes[0].containerPath, "/var/lib/registry");
+        const pull = children.find((r) => r.name === "registry-image")!;
+        assert.strictEqual(pull.inputs.create, pullCreateCommand(cfg.images.registry));
+        assert.strictEqual(pull.inputs.delete, pullDeleteCommand(cfg.images.registry));
+        const container = children.find((r) => r.name === "registry-registry")!;
+        assert.ok(container.dependencies.includes(pull.urn), "the container waits for the recorded pull");
+        assert.match(container.inputs.create, /^name='scale1000-registry'$/m);
+        assert.ok(container.inputs.create.includes(`'--network' 'host'`));
+        assert.ok(container.inputs.create.includes(`'-e' 'REGISTRY_HTTP_ADDR=0.0.0.0:5000' '-v' 'scale1000-registry-data:/var/lib/registry'`));
+        assert.ok(container.inputs.create.includes(`docker volume create`));
+        assert.ok(container.inputs.create.includes(`'${cfg.images.registry}'`));
+        assert.ok(container.inputs.delete.includes(`docker volume rm 'scale1000-registry-data'`));
+        assert.strictEqual(container.inputs.environment.DOCKER_HOST, "unix:///var/run/docker.sock");
 
-        const mirrors = children.filter((r) => r.type === "command:local:Command");
+        const mirrors = children.filter((r) => r.name.startsWith("registry-mirror-"));
+        assert.strictEqual(mirrors.length, Object.keys(cfg.images).length - 1);
         assert.ok(!mirrors.some((m) => m.inputs.create.includes("registry:2.8.3")), "the registry image is not mirrored into itself");
         for (const m of mirrors) {
             assert.ok(m.dependencies.includes(container.urn), `${m.name} waits for the registry`);
@@ -99,13 +162,95 @@ describe("LocalRegistry component (mocks)", () => {
 
         assert.strictEqual(registry.address, "172.22.0.1:5000");
         const ironic = await new Promise<string>((resolve) => registry.images.ironic.apply(resolve));
-        assert.strictEqual(ironic, "172.22.0.1:5000/localimages/ironic:v26.0.1");
-        assert.strictEqual(await new Promise<string>((resolve) => registry.loopbackImages.fakeIpa.apply(resolve)), "127.0.0.1:5000/localimages/fake-ipa:main");
-        const consumer = run.resources.find((r) => r.name === consumerName)!;
-        const ironicMirror = mirrors.find((m) => m.name === "registry-mirror-ironic")!;
-        assert.ok(consumer.dependencies.includes(ironicMirror.urn), "consumer depends on the push of its image");
-        assert.strictEqual(consumer.inputs.image, ironic);
+        assert.strictEqual(ironic, localImageRef(cfg.images.ironic, "172.22.0.1:5000"));
+        assert.strictEqual(await new Promise<string>((resolve) => registry.loopbackImages.fakeIpa.apply(resolve)), localImageRef(cfg.images.fakeIpa, "127.0.0.1:5000"));
+        const consumer = run.resources.find((r) => r.name === "consumer")!;
+        assert.ok(consumer.dependencies.includes(mirrors.find((m) => m.name === "registry-mirror-ironic")!.urn), "consumer depends on the push of its image");
+        assert.strictEqual(consumer.inputs.create, ironic);
         assert.deepStrictEqual(run.generatedSecrets, []);
         assert.ok(!plainStrings(container.rawInputs).some((s) => s.includes("localimages/registry")));
+    });
+});
+
+describe("IpaCache", () => {
+    const cfg = labConfig("dev");
+    const host = cfg.dockerHosts[0];
+
+    it("downloads into the kept cache directory unless both files are there", () => {
+        const spec = downloaderSpec(cfg, "127.0.0.1:5000/localimages/ironic-ipa-downloader:x", host);
+        assert.deepStrictEqual(spec.mounts, [`${IPA_CACHE_DIR}:/shared`]);
+        assert.strictEqual(spec.run.kind, "once");
+        assert.strictEqual(spec.name, "dev-ipa-downloader");
+        // The guard, run by a real sh over a scratch SHARED_DIR.
+        const script = spec.args![1].replace(/\/shared\//g, "$SHARED/").replace("/usr/local/bin/get-resource.sh", "echo would-download");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ipa-"));
+        try {
+            const sh = () => spawnSync(spec.entrypoint!, ["-c", script], { encoding: "utf8", env: { ...process.env, SHARED: dir } }).stdout.trim();
+            assert.strictEqual(sh(), "would-download");
+            fs.mkdirSync(`${dir}/html/images`, { recursive: true });
+            fs.writeFileSync(`${dir}/html/images/ironic-python-agent.kernel`, "k");
+            assert.strictEqual(sh(), "would-download", "one file is not enough");
+            fs.writeFileSync(`${dir}/html/images/ironic-python-agent.initramfs`, "r");
+            assert.strictEqual(sh(), "IPA images already cached");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("serves <cache>/html on provisioningHostIp:imageCache, healthy once both URLs answer", () => {
+        const spec = serverSpec(cfg, "img", host);
+        const urls = ipaImageUrls(cfg);
+        assert.strictEqual(urls.kernel, "http://172.22.0.1:6280/images/ironic-python-agent.kernel");
+        assert.deepStrictEqual([spec.entrypoint, ...spec.args!], ["python3.12", "-m", "http.server", "6280", "--bind", "172.22.0.1", "--directory", "/shared/html"]);
+        assert.deepStrictEqual(spec.mounts, [`${IPA_CACHE_DIR}:/shared:ro`]);
+        assert.strictEqual(spec.run.kind === "service" && spec.run.healthCmd, serverHealthCmd(urls));
+        assert.ok(containerCreateScript(spec).includes("'--restart' 'unless-stopped'"));
+    });
+
+    it("health command succeeds only when both files are served (real python3 http.server)", async function () {
+        this.timeout(30000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ipa-http-"));
+        fs.mkdirSync(path.join(dir, "html/images"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "html/images/ironic-python-agent.kernel"), "k");
+        const port = 20000 + (process.pid % 20000);
+        const server = spawn("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", path.join(dir, "html")], { stdio: "ignore" });
+        try {
+            const urls = ipaImageUrls({ network: { ...cfg.network, provisioningHostIp: "127.0.0.1" }, ports: { ...cfg.ports, imageCache: port } });
+            const check = () => spawnSync("/bin/sh", ["-c", serverHealthCmd(urls).replace(/^python3\.12/, "python3")]).status;
+            for (let i = 0; i < 50 && spawnSync("python3", ["-c", `import socket; socket.create_connection(("127.0.0.1", ${port}), 1)`]).status !== 0; i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            assert.notStrictEqual(check(), 0, "the ramdisk is missing");
+            fs.writeFileSync(path.join(dir, "html/images/ironic-python-agent.initramfs"), "r");
+            assert.strictEqual(check(), 0);
+        } finally {
+            server.kill();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("runs the download, then the server, on the lab host (mocks)", async () => {
+        const scfg = labConfig("scale1000");
+        let cache!: IpaCache;
+        const run = await runProgram(
+            () => {
+                cache = new IpaCache("ipa", { config: scfg, downloaderImage: "127.0.0.1:5000/localimages/ironic-ipa-downloader:t", serverImage: "127.0.0.1:5000/localimages/ironic:v35.0.2" });
+                new command.local.Command("host", { create: "true" }, { dependsOn: [cache.server] });
+            },
+            { stack: "scale1000", config: stackConfig("scale1000") },
+        );
+        const component = run.resources.find((r) => r.type === "metal3-scale-lab:registry:IpaCache")!;
+        const [download, server] = ["ipa-download", "ipa-server"].map((n) => run.resources.find((r) => r.name === n)!);
+        for (const r of [download, server]) {
+            assert.strictEqual(r.parent, component.urn);
+            assert.strictEqual(r.type, COMMAND);
+            assert.strictEqual(r.inputs.environment.DOCKER_HOST, scfg.dockerHosts[0].url);
+        }
+        assert.strictEqual(download.inputs.create, containerCreateScript(downloaderSpec(scfg, "127.0.0.1:5000/localimages/ironic-ipa-downloader:t", scfg.dockerHosts[0])));
+        assert.strictEqual(server.inputs.create, containerCreateScript(serverSpec(scfg, "127.0.0.1:5000/localimages/ironic:v35.0.2", scfg.dockerHosts[0])));
+        assert.ok(server.dependencies.includes(download.urn), "the server starts after the download");
+        assert.ok(!download.inputs.delete.includes(IPA_CACHE_DIR), "destroy keeps the cache");
+        assert.ok(run.resources.find((r) => r.name === "host")!.dependencies.includes(server.urn));
+        assert.deepStrictEqual(cache.urls, ipaImageUrls(scfg));
     });
 });

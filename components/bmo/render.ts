@@ -5,6 +5,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { LabConfig } from "../config/types";
 import { labels } from "../ironic/render";
 import { minorOf } from "../registry/images";
+import { IRONIC_ENDPOINT_BRIDGE } from "../cluster/managementCluster";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 /** An RBAC rule as plain data (assignable to the provider's PolicyRule input). */
@@ -98,7 +99,8 @@ export function bmoIronicEnv(config: Pick<LabConfig, "bmo" | "ports" | "network"
         BMO_CONCURRENCY: String(config.bmo.concurrency),
         PROVISIONING_LIMIT: String(config.bmo.provisioningLimit),
         HTTP_PORT: String(config.ports.httpd),
-        PROVISIONING_INTERFACE: config.network.provisioningInterface,
+        // The bridge carrying the conductor IPs, as metal3-dev-env's ironic.env names it (03_launch_mgmt_cluster.sh:153).
+        PROVISIONING_INTERFACE: IRONIC_ENDPOINT_BRIDGE,
         DHCP_RANGE: config.network.dhcpRange,
     };
 }

@@ -1,6 +1,7 @@
 // ClusterApi: CAPI core + kubeadm bootstrap/control-plane + CAPM3 + Metal3 IPAM
-// at the pinned versions, installed by clusterctl (run by @pulumi/command) with
-// every controller image re-homed to the local registry.
+// at the pinned versions, brought in by a checksum-verified clusterctl (run by
+// @pulumi/command) with every controller image re-homed to the local registry.
+// Providers that were there before the lab are adopted and left on destroy.
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -25,7 +26,7 @@ export interface ClusterApiArgs {
 }
 
 export class ClusterApi extends pulumi.ComponentResource {
-    /** Provider versions installed, e.g. { capiController: "v1.9.4", capm3Controller: "v1.9.0", ... }. */
+    /** Provider versions installed, e.g. { capiController: "v1.13.5", capm3Controller: "v1.13.2", ... }. */
     public readonly versions: Record<ClusterctlImage, string>;
     public readonly clusterctl: command.local.Command;
 
@@ -39,14 +40,13 @@ export class ClusterApi extends pulumi.ComponentResource {
         const configText = pulumi.all(CLUSTERCTL_IMAGES.map((key) => images[key])).apply((refs) => {
             const local = {} as Record<ClusterctlImage, string>;
             CLUSTERCTL_IMAGES.forEach((key, i) => (local[key] = refs[i]));
-            return clusterctlConfig(local);
+            return clusterctlConfig(local, versions.capiController);
         });
-        const scripts = configText.apply((text) => clusterctlScripts(versions, text));
+        const scripts = clusterctlScripts(versions);
 
         this.clusterctl = new command.local.Command(
             childName(name, "clusterctl"),
             {
-                interpreter: ["/bin/bash", "-c"],
                 create: scripts.create,
                 update: scripts.update,
                 delete: scripts.delete,
@@ -54,9 +54,17 @@ export class ClusterApi extends pulumi.ComponentResource {
                     [CLUSTERCTL_ENV.kubeconfig]: pulumi.secret(args.kubeconfig),
                     [CLUSTERCTL_ENV.config]: configText,
                 },
+                // delete reads create's record of which providers the lab installed.
                 addPreviousOutputInEnv: true,
             },
-            { parent: this, dependsOn: args.dependsOn ?? [], customTimeouts: { create: "30m", update: "30m", delete: "15m" } },
+            {
+                parent: this,
+                dependsOn: args.dependsOn ?? [],
+                // A replacement deletes (the lab's providers) before it creates: never the other way round,
+                // or the old resource's delete would remove what the new one just ensured.
+                deleteBeforeReplace: true,
+                customTimeouts: { create: "30m", update: "30m", delete: "15m" },
+            },
         );
 
         this.registerOutputs({ versions: this.versions });

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "../config/types";
 import { Bmo, modeRunsBmo } from "../bmo/bmo";
 import { IronicCluster, LabImages } from "../ironic/ironicCluster";
+import { IpaImageUrls } from "../registry/ipaImages";
 import { ClusterApi } from "./clusterApi";
 import { FakeApiServer } from "./fakeApiServer";
 import { modeRunsCapi } from "./render";
@@ -14,6 +15,8 @@ export interface ClusterSideArgs {
     readonly config: LabConfig;
     readonly provider: k8s.Provider;
     readonly images: LabImages;
+    /** IPA kernel/ramdisk URLs on the lab host (ipaImageUrls(config)). */
+    readonly ipaImages: IpaImageUrls;
     /** Management cluster kubeconfig text (secret), for clusterctl in capi mode. */
     readonly kubeconfig: pulumi.Input<string>;
     /** E.g. the bridge-IP commands of the management cluster. */
@@ -29,7 +32,7 @@ export interface ClusterSide {
 
 export function deployClusterSide(args: ClusterSideArgs, opts?: pulumi.ComponentResourceOptions): ClusterSide {
     const { config, provider, images } = args;
-    const ironic = new IronicCluster("ironic", { config, provider, images, dependsOn: args.dependsOn }, opts);
+    const ironic = new IronicCluster("ironic", { config, provider, images, ipaImages: args.ipaImages, dependsOn: args.dependsOn }, opts);
     if (!modeRunsBmo(config.mode)) return { ironic };
     const bmo = new Bmo("bmo", { config, provider, images, ironic }, opts);
     if (!modeRunsCapi(config.mode)) return { ironic, bmo };

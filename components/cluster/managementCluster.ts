@@ -1,11 +1,15 @@
 // The management cluster Ironic, BMO and CAPI run in: a minikube VM on the lab
 // host (as in the study and metal3-dev-env), or an existing cluster.
 //
-// minikube: the VM's NICs are eth0 = libvirt `default` (kvm2's NAT network),
-// eth1 = `baremetal` (--network) and eth2 = `provisioning`, attached with virsh
-// while the VM is stopped because kvm2 has no flag for a third NIC. Inside the
-// VM the bridge `ironicendpoint` takes over network.provisioningInterface and
-// carries every conductor IP, one command per conductor.
+// minikube: the VM keeps kvm2's own networks, eth0 = mk-<profile> (its private
+// network) and eth1 = libvirt `default`; the lab's networks are attached after
+// them with `virsh attach-interface --config` while the VM is stopped, as
+// metal3-dev-env does: eth2 = `provisioning`, eth3 = `baremetal`. They must
+// never be kvm2's private network: `minikube delete` destroys and undefines
+// that network with the VM, and every change of the start flags replaces the VM.
+// Inside the VM the bridge `ironicendpoint` takes over
+// network.provisioningInterface and carries every conductor IP, one command per
+// conductor.
 // The bridge and addresses live in the VM's kernel only: after a VM reboot (or
 // `minikube stop/start`) run `pulumi up --replace <bridge URN>` to restore them.
 //
@@ -40,26 +44,52 @@ export function minikubeStartArgs(cfg: ClusterInputs, registryAddress: string): 
         `--disk-size=${m.diskGb}g`,
         `--kubernetes-version=${m.kubernetesVersion}`,
         `--insecure-registry=${registryAddress}`,
-        `--network=${BAREMETAL_NETWORK}`,
     ];
 }
 
-/** Starts (or re-starts: minikube start is idempotent) the VM and attaches the provisioning NIC once. */
+/** The lab's libvirt networks the VM gets a NIC on, in attach order: provisioning becomes eth2, baremetal eth3. */
+export const VM_LAB_NETWORKS: readonly string[] = [PROVISIONING_NETWORK, BAREMETAL_NETWORK];
+
+/**
+ * Starts (or re-starts: minikube start is idempotent) the VM and attaches each
+ * lab network's NIC once, in VM_LAB_NETWORKS order (a NIC attached with
+ * --config appears at the next boot, so the VM restarts around it).
+ */
 export function minikubeCreateCommand(cfg: ClusterInputs, registryAddress: string): string {
-    const profile = shQuote(cfg.managementCluster.profile);
     const virsh = `virsh -c ${LIBVIRT_URI}`;
     const start = `minikube start ${minikubeStartArgs(cfg, registryAddress).map(shQuote).join(" ")}`;
+    const networks = VM_LAB_NETWORKS.map(shQuote).join(" ");
     return shScript([
+        `profile=${shQuote(cfg.managementCluster.profile)}`,
+        // The VM cannot boot with a NIC on a missing network: say which, and how to get it back.
+        `for net in ${networks}; do`,
+        `  if ! ${virsh} net-info "$net" >/dev/null 2>&1; then echo "libvirt network $net is missing: re-create it with pulumi up --replace on the HostNetwork command named after it" >&2; exit 1; fi`,
+        `done`,
         start,
-        `if ! ${virsh} domiflist ${profile} | awk '{print $3}' | grep -qx ${PROVISIONING_NETWORK}; then`,
-        `  minikube stop --profile=${profile}`,
-        `  ${virsh} attach-interface --domain ${profile} --type network --source ${PROVISIONING_NETWORK} --model virtio --config`,
+        // domiflist's third column is the source network.
+        `attached=$(${virsh} domiflist "$profile" | awk '{print $3}')`,
+        `missing=; gap=`,
+        `for net in ${networks}; do`,
+        `  if printf '%s\n' "$attached" | grep -qx "$net"; then`,
+        // A NIC attached after a later network's would take that network's interface name.
+        `    if [ -n "$gap" ]; then echo "VM $profile has a NIC on $net but none on $gap, so its interface names are not the lab's: delete it (minikube delete --profile=$profile) and re-run" >&2; exit 1; fi`,
+        `  else missing="$missing $net"; gap=$net; fi`,
+        `done`,
+        `if [ -n "$missing" ]; then`,
+        `  minikube stop --profile="$profile"`,
+        `  for net in $missing; do`,
+        `    ${virsh} attach-interface --domain "$profile" --type network --source "$net" --model virtio --config`,
+        `  done`,
         `  ${start}`,
         `fi`,
     ]);
 }
 
-/** minikube delete also succeeds for a profile that is already gone. */
+/**
+ * minikube delete also succeeds for a profile that is already gone. It removes
+ * kvm2's private network mk-<profile> and leaves the lab's networks alone:
+ * they are only attached NICs.
+ */
 export function minikubeDeleteCommand(cfg: ClusterInputs): string {
     return shScript([`minikube delete --profile=${shQuote(cfg.managementCluster.profile)}`]);
 }

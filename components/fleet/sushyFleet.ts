@@ -1,14 +1,15 @@
 // sushy-tools Redfish emulators with the fake systems driver: container i
 // serves exactly the hosts the inventory gives it (host h -> container h mod S)
 // and tells fake-ipa container i mod F about every power change.
-import * as docker from "@pulumi/docker";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DockerHostConfig, LabConfig } from "../config/types";
 import { Host, hostsBySushy, sushyEndpoint } from "../inventory/inventory";
 import { childName, indexed, typeToken } from "../naming";
-import { dockerHostFor, labLabels, requireProviderPerHost, tcpHealthcheck } from "./containers";
-import { fakeIpaUrl, FleetInputs } from "./fakeIpa";
+import { labContainer } from "./containerCommand";
+import { dockerHostFor, labLabels, stackLabel, tcpHealthCmd } from "./containers";
+import { FakeIpa, fakeIpaUrl, FleetInputs } from "./fakeIpa";
 import { pyAssignments, pyLiteral } from "./pythonLiteral";
 
 /** Every BMC of the lab shares one user; its password is generated. */
@@ -16,6 +17,8 @@ export const BMC_USERNAME = "admin";
 /** metal3's sushy-tools image reads $SUSHY_TOOLS_CONFIG (default /root/sushy/conf.py). */
 export const SUSHY_CONF = "/root/sushy/conf.py";
 export const SUSHY_AUTH_FILE = "/root/sushy/htpasswd";
+/** Bound on a sushy-tools container's start, in seconds. */
+export const SUSHY_WAIT_SECONDS = 120;
 
 // A type alias (not an interface) so it is a plain PyValue record.
 export type FakeSystem = {
@@ -92,8 +95,12 @@ export interface SushyFleetArgs {
     /** The inventory (buildInventory(config)). */
     readonly hosts: readonly Host[];
     readonly image: pulumi.Input<string>;
-    /** One per config.dockerHosts entry, same order (DockerHosts.providers). */
-    readonly providers: docker.Provider[];
+    /**
+     * The fake-ipa fleet. sushy-tools PUTs each power change to its fake-ipa
+     * inside the Redfish request (a fake-ipa that is down turns a Reset into a
+     * 500), so container i starts only once fake-ipa i mod F is healthy.
+     */
+    readonly fakeIpa: Pick<FakeIpa, "containers">;
 }
 
 export class SushyFleet extends pulumi.ComponentResource {
@@ -101,39 +108,42 @@ export class SushyFleet extends pulumi.ComponentResource {
     public readonly bmcPassword: pulumi.Output<string>;
     /** Redfish endpoint of each container, in index order. */
     public readonly endpoints: string[];
-    public readonly containers: docker.Container[];
+    public readonly containers: command.local.Command[];
 
     constructor(name: string, args: SushyFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("fleet", "SushyFleet"), name, {}, opts);
         const cfg = args.config;
-        requireProviderPerHost("SushyFleet", cfg, args.providers);
+        if (args.fakeIpa.containers.length !== cfg.fakeIpaContainers) {
+            throw new Error(`SushyFleet needs the ${cfg.fakeIpaContainers} fake-ipa containers, got ${args.fakeIpa.containers.length}`);
+        }
         const password = new random.RandomPassword(childName(name, "bmc-password"), { length: 24, special: false }, { parent: this });
         // bcryptHash is a secret output; secret() keeps that explicit where it becomes file content.
         const htpasswd = pulumi.secret(password.bcryptHash.apply((hash) => htpasswdLine(BMC_USERNAME, hash)));
 
         const plan = sushyPlan(cfg, args.hosts);
-        this.containers = plan.map(
-            (p) =>
-                new docker.Container(
-                    indexed(childName(name, "sushy"), p.index),
-                    {
+        this.containers = plan.map((p) =>
+            labContainer(
+                indexed(childName(name, "sushy"), p.index),
+                {
+                    spec: {
                         name: p.containerName,
                         image: args.image,
-                        networkMode: "host",
-                        restart: "unless-stopped",
-                        // SUSHY_TOOLS_CONFIG for the image's start script, SUSHY_EMULATOR_CONFIG for sushy-emulator itself.
-                        envs: [`SUSHY_TOOLS_CONFIG=${SUSHY_CONF}`, `SUSHY_EMULATOR_CONFIG=${SUSHY_CONF}`],
-                        uploads: [
-                            { file: SUSHY_CONF, content: renderSushyConf(p) },
-                            { file: SUSHY_AUTH_FILE, content: htpasswd },
-                        ],
                         labels: labLabels(cfg, "sushy-tools", p.host),
-                        healthcheck: tcpHealthcheck(p.port),
-                        wait: true,
-                        waitTimeout: 120,
+                        ownerLabel: stackLabel(cfg),
+                        // SUSHY_TOOLS_CONFIG for the image's start script, SUSHY_EMULATOR_CONFIG for sushy-emulator itself.
+                        env: { SUSHY_TOOLS_CONFIG: SUSHY_CONF, SUSHY_EMULATOR_CONFIG: SUSHY_CONF },
+                        files: [
+                            { path: SUSHY_CONF, mode: "0644", source: { stdin: true } },
+                            { path: SUSHY_AUTH_FILE, mode: "0600", source: { env: "LAB_HTPASSWD" } },
+                        ],
+                        run: { kind: "service", healthCmd: tcpHealthCmd(p.port), waitSeconds: SUSHY_WAIT_SECONDS },
                     },
-                    { parent: this, provider: args.providers[p.hostIndex] },
-                ),
+                    dockerHostUrl: p.host.url,
+                    fileContents: { [SUSHY_CONF]: renderSushyConf(p), [SUSHY_AUTH_FILE]: htpasswd },
+                },
+                // Exactly its own fake-ipa: adding containers touches no existing one.
+                { parent: this, dependsOn: [args.fakeIpa.containers[p.index % cfg.fakeIpaContainers]] },
+            ),
         );
         this.bmcUsername = BMC_USERNAME;
         this.bmcPassword = password.result;

@@ -9,6 +9,7 @@ import * as tls from "@pulumi/tls";
 import { ImageName, LabConfig } from "../config/types";
 import { childName, typeToken } from "../naming";
 import { releaseVersion } from "../registry/images";
+import { IpaImageUrls } from "../registry/ipaImages";
 import { mariadbMaxConnections } from "./sizing";
 import {
     API_USERNAME,
@@ -16,24 +17,25 @@ import {
     CERT_MANAGER_CHART_REPO,
     CERT_MANAGER_NAMESPACE,
     DB_USERNAME,
+    MARIADB_CONF_KEY,
     MARIADB_PORT,
     caIssuerSpec,
     certManagerValues,
-    clientAuthConfig,
     conductorCertificateSpec,
     conductorDeploymentSpec,
     conductorEnv,
     dnsmasqDeploymentSpec,
     htpasswdLine,
-    inspectorDeploymentSpec,
-    inspectorUrl,
-    ipaUrls,
     ironicNames,
     labels,
+    mariadbConfigFile,
     mariadbDeploymentSpec,
     mariadbHost,
+    mariadbLimitJobSpec,
+    mariadbPvcSpec,
     planConductors,
     primaryConductor,
+    runsMigrations,
 } from "./render";
 
 /** Local-registry refs of every image the cluster runs (the registry image itself runs on the lab host). */
@@ -45,6 +47,8 @@ export interface IronicClusterArgs {
     readonly provider: k8s.Provider;
     /** Local-registry refs for every image. */
     readonly images: LabImages;
+    /** IPA kernel/ramdisk served by the lab host (components/registry/ipaImages.ts). */
+    readonly ipaImages: IpaImageUrls;
     /** E.g. the commands putting the conductor IPs on the node's bridge. */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -52,7 +56,7 @@ export interface IronicClusterArgs {
 export class IronicCluster extends pulumi.ComponentResource {
     /** `https://<conductorIp>:<ironicApi>` per conductor, in index order. */
     public readonly endpoints: string[];
-    /** The first conductor's endpoint: BMO's IRONIC_ENDPOINT, dnsmasq's boot server, the inspector's host. */
+    /** The first conductor's endpoint: BMO's IRONIC_ENDPOINT, dnsmasq's boot server. */
     public readonly primaryEndpoint: string;
     public readonly conductorIps: string[];
     /** PEM of the lab CA that signs every conductor certificate. */
@@ -63,17 +67,19 @@ export class IronicCluster extends pulumi.ComponentResource {
     /** Secret in the Ironic namespace with `username` and `password` for Ironic's API. */
     public readonly credentialsSecretName: pulumi.Output<string>;
     public readonly namespace: pulumi.Output<string>;
-    /** IPA images served by the primary conductor's httpd (BMO's DEPLOY_KERNEL_URL / DEPLOY_RAMDISK_URL). */
+    /** IPA images served by the lab host (the conductors' and BMO's DEPLOY_KERNEL_URL / DEPLOY_RAMDISK_URL). */
     public readonly deployKernelUrl: string;
     public readonly deployRamdiskUrl: string;
     public readonly certManager: k8s.helm.v3.Release;
     public readonly mariadb: k8s.apps.v1.Deployment;
+    /** Applies a changed max_connections to the running MariaDB. */
+    public readonly mariadbLimit: k8s.batch.v1.Job;
     public readonly certificates: k8s.apiextensions.CustomResource[];
     public readonly conductorDeployments: k8s.apps.v1.Deployment[];
 
     constructor(name: string, args: IronicClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("ironic", "IronicCluster"), name, {}, opts);
-        const { config, provider, images } = args;
+        const { config, provider, images, ipaImages } = args;
         const names = ironicNames(name);
         const plans = planConductors(name, config);
         const primary = primaryConductor(plans);
@@ -84,9 +90,8 @@ export class IronicCluster extends pulumi.ComponentResource {
         this.endpoints = plans.map((p) => p.endpoint);
         this.primaryEndpoint = primary.endpoint;
         this.username = API_USERNAME;
-        const ipa = ipaUrls(primary, config.ports.httpd);
-        this.deployKernelUrl = ipa.kernel;
-        this.deployRamdiskUrl = ipa.ramdisk;
+        this.deployKernelUrl = ipaImages.kernel;
+        this.deployRamdiskUrl = ipaImages.ramdisk;
 
         const ns = new k8s.core.v1.Namespace(
             childName(name, "namespace"),
@@ -162,16 +167,12 @@ export class IronicCluster extends pulumi.ComponentResource {
             k,
         );
         this.credentialsSecretName = credentials.metadata.name;
-        const clientConfig = (section: string) => apiPassword.result.apply((pw) => clientAuthConfig(section, API_USERNAME, pw));
+        // The API user's htpasswd (server side); conductors also mount `credentials` as their JSON-RPC client login.
         const auth = new k8s.core.v1.Secret(
             childName(name, "auth"),
             {
                 metadata: meta(names.auth, "auth"),
-                stringData: {
-                    [AUTH_KEYS.htpasswd]: apiPassword.bcryptHash.apply((hash) => htpasswdLine(API_USERNAME, hash)),
-                    [AUTH_KEYS.jsonRpc]: clientConfig("json_rpc"),
-                    ...(config.ironic.inspector ? { [AUTH_KEYS.inspectorClient]: clientConfig("inspector"), [AUTH_KEYS.ironicClient]: clientConfig("ironic") } : {}),
-                },
+                stringData: { [AUTH_KEYS.htpasswd]: apiPassword.bcryptHash.apply((hash) => htpasswdLine(API_USERNAME, hash)) },
             },
             k,
         );
@@ -181,7 +182,20 @@ export class IronicCluster extends pulumi.ComponentResource {
             k,
         );
 
-        // MariaDB, shared by all conductors.
+        // MariaDB, shared by all conductors. Its pod template is independent of the
+        // conductor count; the limit lives in a ConfigMap (read at every boot) and
+        // a Job applies a changed limit to the running server.
+        const maxConnections = mariadbMaxConnections(config.conductors, config.ironic.apiWorkers);
+        const mariadbData = new k8s.core.v1.PersistentVolumeClaim(
+            childName(name, "mariadb-data"),
+            { metadata: meta(names.mariadbData, "mariadb"), spec: mariadbPvcSpec() },
+            k,
+        );
+        const mariadbConfig = new k8s.core.v1.ConfigMap(
+            childName(name, "mariadb-config"),
+            { metadata: meta(names.mariadbConfig, "mariadb"), data: { [MARIADB_CONF_KEY]: mariadbConfigFile(maxConnections) } },
+            k,
+        );
         this.mariadb = new k8s.apps.v1.Deployment(
             childName(name, "mariadb"),
             {
@@ -190,10 +204,13 @@ export class IronicCluster extends pulumi.ComponentResource {
                     instance: name,
                     image: images.mariadb,
                     dbSecretName: dbSecret.metadata.name,
-                    maxConnections: mariadbMaxConnections(config.conductors, config.ironic.apiWorkers),
+                    // The plain name, not the ConfigMap's output: a new limit must not make this
+                    // pod template unknown (an update) in a preview.
+                    configMapName: names.mariadbConfig,
+                    pvcName: mariadbData.metadata.name,
                 }),
             },
-            k,
+            { ...k, dependsOn: [mariadbConfig] },
         );
         const mariadbService = new k8s.core.v1.Service(
             childName(name, "mariadb"),
@@ -208,15 +225,24 @@ export class IronicCluster extends pulumi.ComponentResource {
             k,
         );
         const dbHost = mariadbHost(names, config.namespaces.ironic);
-        const inspectorBase = config.ironic.inspector ? inspectorUrl(primary, config.ports) : undefined;
+        this.mariadbLimit = new k8s.batch.v1.Job(
+            childName(name, "mariadb-max-connections"),
+            {
+                // A Job that failed (MariaDB away too long) runs again on the next `pulumi up`.
+                metadata: { ...meta(names.mariadbLimit, "mariadb"), annotations: { "pulumi.com/replaceUnready": "true" } },
+                spec: mariadbLimitJobSpec({ instance: name, image: images.mariadb, dbSecretName: dbSecret.metadata.name, host: dbHost, maxConnections }),
+            },
+            { ...k, dependsOn: [this.mariadb, mariadbService, mariadbConfig] },
+        );
 
         // Per conductor: ConfigMap, Certificate, Deployment, all named by index.
+        // The primary migrates the schema; the others start after it is ready.
         this.certificates = [];
         this.conductorDeployments = [];
         for (const plan of plans) {
             const configMap = new k8s.core.v1.ConfigMap(
                 plan.name,
-                { metadata: meta(plan.name, "conductor"), data: conductorEnv(config, plan, dbHost, inspectorBase) },
+                { metadata: meta(plan.name, "conductor"), data: conductorEnv(config, plan, dbHost, ipaImages) },
                 k,
             );
             const certificate = new k8s.apiextensions.CustomResource(
@@ -241,42 +267,28 @@ export class IronicCluster extends pulumi.ComponentResource {
                             image: images.ironic,
                             configMapName: configMap.metadata.name,
                             authSecretName: auth.metadata.name,
+                            credentialsSecretName: credentials.metadata.name,
                             dbSecretName: dbSecret.metadata.name,
                             ports: config.ports,
-                            inspector: config.ironic.inspector,
                         }),
                     },
-                    { ...k, dependsOn: [...external, this.mariadb, mariadbService, certificate] },
+                    {
+                        ...k,
+                        dependsOn: [...external, this.mariadb, mariadbService, certificate, ...(runsMigrations(plan) ? [] : [this.conductorDeployments[primary.index]])],
+                    },
                 ),
             );
         }
 
-        // One shared dnsmasq (plus the IPA download), chaining PXE clients to the primary conductor.
+        // One shared dnsmasq, chaining PXE clients to the primary conductor.
         new k8s.apps.v1.Deployment(
             childName(name, "dnsmasq"),
             {
                 metadata: meta(names.dnsmasq, "dnsmasq"),
-                spec: dnsmasqDeploymentSpec({
-                    instance: name,
-                    ironicImage: images.ironic,
-                    ipaDownloaderImage: images.ipaDownloader,
-                    primary,
-                    config,
-                }),
+                spec: dnsmasqDeploymentSpec({ instance: name, ironicImage: images.ironic, primary, config }),
             },
             { ...k, dependsOn: external },
         );
-
-        if (config.ironic.inspector) {
-            new k8s.apps.v1.Deployment(
-                childName(name, "inspector"),
-                {
-                    metadata: meta(names.inspector, "inspector"),
-                    spec: inspectorDeploymentSpec({ instance: name, image: images.ironic, primary, authSecretName: auth.metadata.name, ports: config.ports }),
-                },
-                { ...k, dependsOn: [...external, this.certificates[primary.index]] },
-            );
-        }
 
         this.registerOutputs({
             endpoints: this.endpoints,

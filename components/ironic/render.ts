@@ -111,10 +111,19 @@ export function planConductors(name: string, config: Pick<LabConfig, "conductors
     });
 }
 
-/** The conductor that also hosts the shared services (dnsmasq's boot server, the inspector, BMO's endpoint). */
+/** The conductor that also hosts the shared services (dnsmasq's boot server, BMO's endpoint) and runs the migrations. */
 export function primaryConductor(plans: readonly ConductorPlan[]): ConductorPlan {
     if (plans.length === 0) throw new Error("an Ironic cluster needs at least one conductor");
     return plans[0];
+}
+
+/**
+ * Only the primary conductor runs `ironic-dbsync upgrade` at start; every other
+ * conductor skips it (IRONIC_SKIP_DBSYNC) and is deployed after the primary is
+ * ready, so the schema is migrated once and exists before any of them serves.
+ */
+export function runsMigrations(plan: ConductorPlan): boolean {
+    return plan.index === 0;
 }
 
 /** In-cluster DNS name of the MariaDB Service (conductors use ClusterFirstWithHostNet to resolve it). */
@@ -122,9 +131,17 @@ export function mariadbHost(names: IronicNames, namespace: string): string {
     return `${names.mariadb}.${namespace}.svc`;
 }
 
-export function ipaUrls(primary: ConductorPlan, httpPort: number): { kernel: string; ramdisk: string } {
-    const base = `http://${primary.ip}:${httpPort}/images`;
-    return { kernel: `${base}/${IPA_KERNEL}`, ramdisk: `${base}/${IPA_RAMDISK}` };
+/**
+ * IRONIC_IPA_BASE_URL for the image's inspector.ipxe, which appends
+ * `/images/<kernel|initramfs>` itself: the parent of the lab host's image
+ * directory. Refuses URLs whose file names the template would not reproduce.
+ */
+export function ipaBootBaseUrl(ipa: IpaImageUrls): string {
+    const suffix = "/images";
+    if (!ipa.base.endsWith(suffix) || ipa.kernel !== `${ipa.base}/${IPA_KERNEL}` || ipa.ramdisk !== `${ipa.base}/${IPA_RAMDISK}`) {
+        throw new Error(`IPA images must be served as <root>${suffix}/${IPA_KERNEL} and ${IPA_RAMDISK}, got ${ipa.kernel}, ${ipa.ramdisk}`);
+    }
+    return ipa.base.slice(0, -suffix.length);
 }
 
 /** `user:bcrypt` as Ironic's http_basic auth (API and JSON-RPC server side) reads it. */
@@ -134,26 +151,12 @@ export function htpasswdLine(username: string, bcryptHash: string): string {
 }
 
 /**
- * An oslo.config section for keystoneauth's http_basic plugin, merged by the
- * ironic-image scripts (`crudini --merge`) from /auth/<service>/auth-config.
- * Passwords are generated alphanumeric: oslo.config would expand a '$'.
- */
-export function clientAuthConfig(section: string, username: string, password: string): string {
-    if (/[\s$]/.test(password) || /[\s$]/.test(username)) throw new Error("auth-config credentials must not contain whitespace or '$'");
-    return `[${section}]\nauth_type = http_basic\nusername = ${username}\npassword = ${password}\n`;
-}
-
-/**
  * Environment of one conductor pod (its ConfigMap). Only this conductor's IP
- * appears here, so adding a conductor never changes another one's ConfigMap.
+ * (and whether it migrates) appears here, so adding a conductor never changes
+ * another one's ConfigMap.
  */
-export function conductorEnv(
-    config: Pick<LabConfig, "ports" | "ironic">,
-    plan: ConductorPlan,
-    dbHost: string,
-    inspectorUrl?: string,
-): Record<string, string> {
-    const env: Record<string, string> = {
+export function conductorEnv(config: Pick<LabConfig, "ports" | "ironic">, plan: ConductorPlan, dbHost: string, ipa: IpaImageUrls): Record<string, string> {
+    return {
         PROVISIONING_IP: plan.ip,
         IRONIC_CONDUCTOR_HOST: plan.ip,
         // All conductors share one node's network namespace: each binds only its own IP.
@@ -163,37 +166,33 @@ export function conductorEnv(
         HTTP_PORT: String(config.ports.httpd),
         NUMWORKERS: String(config.ironic.apiWorkers),
         IRONIC_USE_MARIADB: "true",
+        // User and password come from the files under /auth/mariadb.
         MARIADB_HOST: dbHost,
-        MARIADB_USER: DB_USERNAME,
         MARIADB_DATABASE: DB_NAME,
         OS_DATABASE__MAX_POOL_SIZE: String(DB_POOL_SIZE),
         OS_DATABASE__MAX_OVERFLOW: String(DB_MAX_OVERFLOW),
+        IRONIC_SKIP_DBSYNC: runsMigrations(plan) ? "false" : "true",
         IRONIC_EXPOSE_JSON_RPC: "true",
-        // Newer images template the port from IRONIC_JSON_RPC_PORT, older ones need the oslo override.
         IRONIC_JSON_RPC_PORT: String(config.ports.ironicJsonRpc),
-        OS_JSON_RPC__PORT: String(config.ports.ironicJsonRpc),
         RESTART_CONTAINER_CERTIFICATE_UPDATED: "true",
-        USE_IRONIC_INSPECTOR: config.ironic.inspector ? "true" : "false",
+        // IPA is served by the lab host, not by the conductors' httpd.
+        DEPLOY_KERNEL_URL: ipa.kernel,
+        DEPLOY_RAMDISK_URL: ipa.ramdisk,
+        IRONIC_IPA_BASE_URL: ipaBootBaseUrl(ipa),
     };
-    if (config.ironic.inspector) {
-        if (!inspectorUrl) throw new Error("inspector enabled but no inspector URL given");
-        env.IRONIC_INSPECTOR_BASE_URL = inspectorUrl;
-    }
-    return env;
 }
 
-// Mount points the ironic-image scripts look at (scripts/tls-common.sh, auth-common.sh).
-const CERTS_IRONIC = "/certs/ironic";
-const CA_IRONIC = "/certs/ca/ironic";
-const CERTS_INSPECTOR = "/certs/ironic-inspector";
-const CA_INSPECTOR = "/certs/ca/ironic-inspector";
+// Mount points the ironic-image scripts read (scripts/tls-common.sh, auth-common.sh).
+export const CERTS_IRONIC = "/certs/ironic";
+export const CA_IRONIC = "/certs/ca/ironic";
+export const AUTH_IRONIC = "/auth/ironic";
+export const AUTH_JSON_RPC = "/auth/ironic-rpc";
+/** Read by both ironic-image (auth-common.sh) and the mariadb image (runmariadb). */
+export const AUTH_MARIADB = "/auth/mariadb";
 
 /** Keys of the shared auth Secret (see ironicCluster.ts). */
 export const AUTH_KEYS = {
     htpasswd: "htpasswd",
-    jsonRpc: "json-rpc-auth-config",
-    inspectorClient: "inspector-auth-config",
-    ironicClient: "ironic-auth-config",
 } as const;
 
 function certVolumes(tlsSecretName: string): Volume[] {
@@ -204,8 +203,9 @@ function certVolumes(tlsSecretName: string): Volume[] {
     ];
 }
 
-function authVolume(name: string, secretName: pulumi.Input<string>, key: string, path: string): Volume {
-    return { name, secret: { secretName, items: [{ key, path }] } };
+/** A Secret's `username` and `password` keys as the files of the same names. */
+function credentialFilesVolume(name: string, secretName: pulumi.Input<string>): Volume {
+    return { name, secret: { secretName, items: [{ key: "username", path: "username" }, { key: "password", path: "password" }] } };
 }
 
 export interface ConductorDeploymentInput {
@@ -213,10 +213,13 @@ export interface ConductorDeploymentInput {
     readonly plan: ConductorPlan;
     readonly image: pulumi.Input<string>;
     readonly configMapName: pulumi.Input<string>;
+    /** Secret with the API htpasswd (server side of the API and of JSON-RPC). */
     readonly authSecretName: pulumi.Input<string>;
+    /** Secret with `username`/`password` of the API user: the JSON-RPC client credentials. */
+    readonly credentialsSecretName: pulumi.Input<string>;
+    /** Secret with `username`/`password` of the database user. */
     readonly dbSecretName: pulumi.Input<string>;
     readonly ports: LabConfig["ports"];
-    readonly inspector: boolean;
 }
 
 /** One conductor: runironic + runhttpd + runlogwatch.sh, host network, its own IP, cert and ConfigMap. */
@@ -224,12 +227,11 @@ export function conductorDeploymentSpec(p: ConductorDeploymentInput): Deployment
     const selector = labels(p.instance, "conductor", { "metal3-scale-lab/conductor": p.plan.name });
     const envFrom = [{ configMapRef: { name: p.configMapName } }];
     const shared: VolumeMount = { name: "shared", mountPath: "/shared" };
-    const images: VolumeMount = { name: "ipa-images", mountPath: "/shared/html/images", readOnly: true };
     const tlsMounts: VolumeMount[] = [
         { name: "cert", mountPath: CERTS_IRONIC, readOnly: true },
         { name: "ca", mountPath: CA_IRONIC, readOnly: true },
-        ...(p.inspector ? [{ name: "ca", mountPath: CA_INSPECTOR, readOnly: true }] : []),
     ];
+    const htpasswd: VolumeMount = { name: "htpasswd", mountPath: AUTH_IRONIC, readOnly: true };
     // "/" (version discovery) is unauthenticated: the same URL the image's own probe script checks.
     const apiProbe = { httpGet: { host: p.plan.ip, port: p.ports.ironicApi, path: "/", scheme: "HTTPS" }, timeoutSeconds: 5 };
     const ironic: Container = {
@@ -237,16 +239,14 @@ export function conductorDeploymentSpec(p: ConductorDeploymentInput): Deployment
         image: p.image,
         command: ["/bin/runironic"],
         envFrom,
-        env: [{ name: "MARIADB_PASSWORD", valueFrom: { secretKeyRef: { name: p.dbSecretName, key: "password" } } }],
         volumeMounts: [
             shared,
-            images,
             ...tlsMounts,
-            { name: "htpasswd", mountPath: "/auth/ironic", readOnly: true },
-            { name: "json-rpc-auth", mountPath: "/auth/ironic-rpc", readOnly: true },
-            ...(p.inspector ? [{ name: "inspector-auth", mountPath: "/auth/ironic-inspector", readOnly: true }] : []),
+            htpasswd,
+            { name: "json-rpc-client", mountPath: AUTH_JSON_RPC, readOnly: true },
+            { name: "mariadb-auth", mountPath: AUTH_MARIADB, readOnly: true },
         ],
-        // dbsync retries until MariaDB answers: give start-up ten minutes before liveness counts.
+        // The migrator's dbsync retries until MariaDB answers: give start-up ten minutes before liveness counts.
         startupProbe: { ...apiProbe, periodSeconds: 10, failureThreshold: 60 },
         readinessProbe: { ...apiProbe, periodSeconds: 10, failureThreshold: 3 },
         livenessProbe: { ...apiProbe, periodSeconds: 30, failureThreshold: 5 },
@@ -257,7 +257,7 @@ export function conductorDeploymentSpec(p: ConductorDeploymentInput): Deployment
         image: p.image,
         command: ["/bin/runhttpd"],
         envFrom,
-        volumeMounts: [shared, images, ...tlsMounts, { name: "htpasswd", mountPath: "/auth/ironic", readOnly: true }],
+        volumeMounts: [shared, ...tlsMounts, htpasswd],
         readinessProbe: { ...httpdProbe, periodSeconds: 10 },
         livenessProbe: { ...httpdProbe, periodSeconds: 30, failureThreshold: 5 },
     };
@@ -269,88 +269,177 @@ export function conductorDeploymentSpec(p: ConductorDeploymentInput): Deployment
     };
     const volumes: Volume[] = [
         { name: "shared", emptyDir: {} },
-        { name: "ipa-images", hostPath: { path: `${IPA_CACHE_HOST_PATH}/html/images`, type: "DirectoryOrCreate" } },
         ...certVolumes(p.plan.tlsSecretName),
-        authVolume("htpasswd", p.authSecretName, AUTH_KEYS.htpasswd, "htpasswd"),
-        authVolume("json-rpc-auth", p.authSecretName, AUTH_KEYS.jsonRpc, "auth-config"),
-        ...(p.inspector ? [authVolume("inspector-auth", p.authSecretName, AUTH_KEYS.inspectorClient, "auth-config")] : []),
+        { name: "htpasswd", secret: { secretName: p.authSecretName, items: [{ key: AUTH_KEYS.htpasswd, path: "htpasswd" }] } },
+        credentialFilesVolume("json-rpc-client", p.credentialsSecretName),
+        credentialFilesVolume("mariadb-auth", p.dbSecretName),
     ];
-    return singletonDeployment(selector, true, {
-        containers: [ironic, httpd, logWatch],
-        volumes,
-    });
+    return singletonDeployment(selector, true, { containers: [ironic, httpd, logWatch], volumes });
+}
+
+/** uid/gid of `mysql` in the mariadb image; BMO's mariadb component runs it as this user. */
+export const MARIADB_UID = 27;
+export const MARIADB_DATA_DIR = "/var/lib/mysql";
+/** Where the lab's my.cnf is mounted; MYSQL_HOME points mysqld at it. */
+export const MARIADB_LAB_CONF_DIR = "/etc/metal3-scale-lab/mariadb";
+export const MARIADB_CONF_KEY = "my.cnf";
+/** Ironic's database is small: a few MB per thousand nodes. */
+export const MARIADB_STORAGE = "2Gi";
+
+/**
+ * The lab's MariaDB option file. The image writes max_connections into
+ * my.cnf.d only on its first boot; mysqld reads $MYSQL_HOME/my.cnf after
+ * /etc/my.cnf (and its my.cnf.d) on every boot, so this value wins and survives
+ * restarts.
+ */
+export function mariadbConfigFile(maxConnections: number): string {
+    if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new Error(`max_connections must be a positive integer, got ${maxConnections}`);
+    return `[mysqld]\nmax_connections = ${maxConnections}\n`;
+}
+
+/**
+ * Storage from the cluster's default StorageClass. On minikube that is the
+ * hostpath provisioner, whose volumes live under /tmp/hostpath-provisioner on
+ * the VM's persistent disk, so the database survives pod and VM restarts.
+ */
+export function mariadbPvcSpec(): k8s.types.input.core.v1.PersistentVolumeClaimSpec {
+    return { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: MARIADB_STORAGE } } };
+}
+
+/** Runs as mysql (uid/gid 27), as BMO does: mysqld needs no `user=` then, so a restart does not depend on first-boot config. */
+function mariadbSecurity(): { pod: k8s.types.input.core.v1.PodSecurityContext; container: k8s.types.input.core.v1.SecurityContext } {
+    return {
+        pod: { runAsUser: MARIADB_UID, runAsGroup: MARIADB_UID, fsGroup: MARIADB_UID, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+        container: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ["ALL"] } },
+    };
+}
+
+/** A shell fragment exporting MYSQL_PWD and DB_USER from the mounted credential files. */
+function dbLogin(authDir: string): string[] {
+    return [`MYSQL_PWD="$(cat ${shQuote(`${authDir}/password`)})"`, "export MYSQL_PWD", `DB_USER="$(cat ${shQuote(`${authDir}/username`)})"`];
 }
 
 export interface MariadbInput {
     readonly instance: string;
     readonly image: pulumi.Input<string>;
     readonly dbSecretName: pulumi.Input<string>;
-    readonly maxConnections: number;
+    readonly configMapName: pulumi.Input<string>;
+    readonly pvcName: pulumi.Input<string>;
 }
 
 /**
  * MariaDB on the pod network behind a ClusterIP Service. The image creates its
  * user for MARIADB_HOST; "%" lets the conductors connect from the node's
  * addresses (they run with hostNetwork) with the generated password, and keeps
- * port 3306 off the provisioning network.
+ * port 3306 off the provisioning network. Nothing here depends on the
+ * conductor count: growing the cluster never restarts the database.
  */
 export function mariadbDeploymentSpec(p: MariadbInput): DeploymentSpec {
     const selector = labels(p.instance, "mariadb");
-    const secretEnv = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: p.dbSecretName, key } } });
+    const security = mariadbSecurity();
+    const status = shScript([...dbLogin(AUTH_MARIADB), 'exec mysqladmin status --user="$DB_USER"']);
     return singletonDeployment(selector, false, {
+        securityContext: security.pod,
         containers: [
             {
                 name: "mariadb",
                 image: p.image,
+                securityContext: security.container,
                 env: [
-                    secretEnv("MARIADB_USER", "username"),
-                    secretEnv("MARIADB_PASSWORD", "password"),
                     { name: "MARIADB_DATABASE", value: DB_NAME },
                     { name: "MARIADB_HOST", value: "%" },
-                    { name: "MARIADB_MAX_CONNECTIONS", value: String(p.maxConnections) },
+                    { name: "MYSQL_HOME", value: MARIADB_LAB_CONF_DIR },
                 ],
                 ports: [{ name: "mysql", containerPort: MARIADB_PORT }],
-                volumeMounts: [{ name: "data", mountPath: "/var/lib/mysql" }],
+                volumeMounts: [
+                    { name: "data", mountPath: MARIADB_DATA_DIR },
+                    { name: "config", mountPath: MARIADB_LAB_CONF_DIR, readOnly: true },
+                    { name: "auth", mountPath: AUTH_MARIADB, readOnly: true },
+                ],
                 // Ready only once the generated user can log in (the image creates it on first start).
-                readinessProbe: {
-                    exec: { command: ["sh", "-c", 'MYSQL_PWD="$MARIADB_PASSWORD" mysqladmin status --user="$MARIADB_USER"'] },
-                    initialDelaySeconds: 5,
-                    periodSeconds: 10,
-                    timeoutSeconds: 5,
-                },
-                // Conservative: a restarted container comes back without the image's first-boot config.
+                readinessProbe: { exec: { command: ["sh", "-c", status] }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5 },
                 livenessProbe: { tcpSocket: { port: MARIADB_PORT }, initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
             },
         ],
-        volumes: [{ name: "data", emptyDir: {} }],
+        volumes: [
+            { name: "data", persistentVolumeClaim: { claimName: p.pvcName } },
+            { name: "config", configMap: { name: p.configMapName, items: [{ key: MARIADB_CONF_KEY, path: "my.cnf" }], defaultMode: 0o444 } },
+            credentialFilesVolume("auth", p.dbSecretName),
+        ],
     });
+}
+
+/**
+ * POSIX sh applying `maxConnections` to the running server (SET GLOBAL needs
+ * no restart; the ConfigMap carries the same value for the next boot).
+ * Retries while MariaDB is not reachable, then checks the value took.
+ */
+export function mariadbLimitScript(host: string, port: number, maxConnections: number, authDir: string = AUTH_MARIADB): string {
+    mariadbConfigFile(maxConnections); // same validation as the file
+    const mysql = `mysql --host=${shQuote(host)} --port=${port} --user="$DB_USER" --batch --skip-column-names`;
+    return shScript([
+        ...dbLogin(authDir),
+        "tries=0",
+        `until ${mysql} --execute=${shQuote(`SET GLOBAL max_connections = ${maxConnections}`)}; do`,
+        '    tries=$((tries + 1)); [ "$tries" -lt 60 ] || exit 1; sleep 5',
+        "done",
+        `now="$(${mysql} --execute=${shQuote("SELECT @@GLOBAL.max_connections")})"`,
+        `[ "$now" = ${maxConnections} ] || { echo "max_connections is $now, wanted ${maxConnections}" >&2; exit 1; }`,
+        `echo "max_connections = $now"`,
+    ]);
+}
+
+export interface MariadbLimitInput {
+    readonly instance: string;
+    readonly image: pulumi.Input<string>;
+    readonly dbSecretName: pulumi.Input<string>;
+    readonly host: string;
+    readonly maxConnections: number;
+}
+
+/**
+ * A Job that sets max_connections on the running MariaDB. Its spec carries the
+ * value, so Pulumi replaces (re-runs) it exactly when the limit changes.
+ */
+export function mariadbLimitJobSpec(p: MariadbLimitInput): k8s.types.input.batch.v1.JobSpec {
+    const security = mariadbSecurity();
+    return {
+        backoffLimit: 3,
+        activeDeadlineSeconds: 900,
+        template: {
+            metadata: { labels: labels(p.instance, "mariadb-max-connections") },
+            spec: {
+                restartPolicy: "OnFailure",
+                securityContext: security.pod,
+                containers: [
+                    {
+                        name: "set-max-connections",
+                        image: p.image,
+                        securityContext: security.container,
+                        command: ["sh", "-c", mariadbLimitScript(p.host, MARIADB_PORT, p.maxConnections)],
+                        volumeMounts: [{ name: "auth", mountPath: AUTH_MARIADB, readOnly: true }],
+                    },
+                ],
+                volumes: [credentialFilesVolume("auth", p.dbSecretName)],
+            },
+        },
+    };
 }
 
 export interface DnsmasqInput {
     readonly instance: string;
     readonly ironicImage: pulumi.Input<string>;
-    readonly ipaDownloaderImage: pulumi.Input<string>;
     readonly primary: ConductorPlan;
     readonly config: Pick<LabConfig, "network" | "ports">;
 }
 
 /**
  * The one shared boot-services pod: dnsmasq (DHCP/TFTP on the provisioning
- * bridge, chaining to the primary conductor's httpd) and, as its init
- * container, the IPA downloader filling the node's IPA cache that every
- * conductor's httpd serves.
+ * bridge, chaining iPXE to the primary conductor's httpd).
  */
 export function dnsmasqDeploymentSpec(p: DnsmasqInput): DeploymentSpec {
     const selector = labels(p.instance, "dnsmasq");
     return singletonDeployment(selector, true, {
-        initContainers: [
-            {
-                name: "ipa-downloader",
-                image: p.ipaDownloaderImage,
-                env: [{ name: "SHARED_DIR", value: "/shared" }],
-                volumeMounts: [{ name: "ipa-cache", mountPath: "/shared" }],
-            },
-        ],
         containers: [
             {
                 name: "dnsmasq",
@@ -367,59 +456,8 @@ export function dnsmasqDeploymentSpec(p: DnsmasqInput): DeploymentSpec {
                 volumeMounts: [{ name: "shared", mountPath: "/shared" }],
             },
         ],
-        volumes: [
-            { name: "shared", emptyDir: {} },
-            { name: "ipa-cache", hostPath: { path: IPA_CACHE_HOST_PATH, type: "DirectoryOrCreate" } },
-        ],
+        volumes: [{ name: "shared", emptyDir: {} }],
     });
-}
-
-export interface InspectorInput {
-    readonly instance: string;
-    readonly image: pulumi.Input<string>;
-    readonly primary: ConductorPlan;
-    readonly authSecretName: pulumi.Input<string>;
-    readonly ports: LabConfig["ports"];
-}
-
-/** ironic-inspector for images that still need it: on the primary conductor's IP, with its certificate. */
-export function inspectorDeploymentSpec(p: InspectorInput): DeploymentSpec {
-    const selector = labels(p.instance, "inspector");
-    const probe = { tcpSocket: { host: p.primary.ip, port: p.ports.inspector }, timeoutSeconds: 5 };
-    return singletonDeployment(selector, true, {
-        containers: [
-            {
-                name: "ironic-inspector",
-                image: p.image,
-                command: ["/bin/runironic-inspector"],
-                env: [
-                    { name: "PROVISIONING_IP", value: p.primary.ip },
-                    { name: "LISTEN_ALL_INTERFACES", value: "false" },
-                    { name: "USE_IRONIC_INSPECTOR", value: "true" },
-                    { name: "IRONIC_INSPECTOR_ACCESS_PORT", value: String(p.ports.inspector) },
-                    { name: "IRONIC_ACCESS_PORT", value: String(p.ports.ironicApi) },
-                    { name: "INSPECTOR_HTPASSWD", valueFrom: { secretKeyRef: { name: p.authSecretName, key: AUTH_KEYS.htpasswd } } },
-                ],
-                volumeMounts: [
-                    { name: "shared", mountPath: "/shared" },
-                    { name: "cert", mountPath: CERTS_INSPECTOR, readOnly: true },
-                    { name: "ca", mountPath: CA_IRONIC, readOnly: true },
-                    { name: "ironic-auth", mountPath: "/auth/ironic", readOnly: true },
-                ],
-                readinessProbe: { ...probe, periodSeconds: 10 },
-                livenessProbe: { ...probe, initialDelaySeconds: 60, periodSeconds: 30, failureThreshold: 5 },
-            },
-        ],
-        volumes: [
-            { name: "shared", emptyDir: {} },
-            ...certVolumes(p.primary.tlsSecretName),
-            authVolume("ironic-auth", p.authSecretName, AUTH_KEYS.ironicClient, "auth-config"),
-        ],
-    });
-}
-
-export function inspectorUrl(primary: ConductorPlan, ports: LabConfig["ports"]): string {
-    return `https://${primary.ip}:${ports.inspector}`;
 }
 
 /** The lab CA as a cert-manager namespaced CA Issuer. */

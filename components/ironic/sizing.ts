@@ -16,11 +16,11 @@ export const MARIADB_RESERVED_CONNECTIONS = 16;
 export const MARIADB_MIN_CONNECTIONS = 64;
 
 /**
- * MariaDB is sized for conductors in blocks of this many. Changing
- * MARIADB_MAX_CONNECTIONS changes the MariaDB pod template, which restarts the
- * database, and the metal3 mariadb image initialises a fresh database in every
- * new pod. Sizing in blocks means adding conductor N+1 only touches MariaDB when
- * it crosses a block boundary (8 -> 9, 16 -> 17, ...).
+ * MariaDB is sized for conductors in blocks of this many. A new limit never
+ * restarts the database (it is applied live and kept in a ConfigMap for the
+ * next boot), but it does change two shared objects. Sizing in blocks means
+ * adding conductor N+1 touches nothing shared unless it crosses a block
+ * boundary (8 -> 9, 16 -> 17, ...).
  */
 export const CONDUCTOR_BLOCK = 8;
 
@@ -31,7 +31,7 @@ export function conductorCapacity(conductors: number): number {
 }
 
 /**
- * MARIADB_MAX_CONNECTIONS for `conductors` conductor pods running `apiWorkers`
+ * MariaDB's max_connections for `conductors` conductor pods running `apiWorkers`
  * API worker processes each.
  *
  * Why: every conductor pod runs the all-in-one `ironic` service: one conductor

@@ -52,7 +52,7 @@ export function provisioningNetwork(cfg: NetworkInputs): LibvirtNetwork {
     };
 }
 
-/** NAT network; its DHCP hands the minikube VM its address (kvm2 reads the lease). */
+/** NAT network; its DHCP addresses the minikube VM's NIC on it (kvm2 itself uses its own mk-<profile> network). */
 export function baremetalNetwork(cfg: NetworkInputs): LibvirtNetwork {
     return {
         name: BAREMETAL_NETWORK,

@@ -11,16 +11,18 @@
 // unless a per-resource authConfig names an http:// address, and this SDK
 // types that authConfig's username and password as required (we have none).
 import * as command from "@pulumi/command";
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "../config/types";
-import { labLabels } from "../fleet/containers";
+import { labContainer } from "../fleet/containerCommand";
+import { labDockerHost, labLabels, stackLabel } from "../fleet/containers";
 import { childName, typeToken } from "../naming";
 import { shQuote, shScript } from "../shell";
 import { MirrorEntry, MirroredImageName, mirrorPlan } from "./images";
 
 /** Where the registry keeps its data inside the container (registry:2 default). */
 export const REGISTRY_DATA_DIR = "/var/lib/registry";
+/** Bound on the registry's start, in seconds. */
+export const REGISTRY_WAIT_SECONDS = 120;
 
 export function registryAddress(cfg: Pick<LabConfig, "network" | "ports">): string {
     return `${cfg.network.provisioningHostIp}:${cfg.ports.registry}`;
@@ -31,30 +33,78 @@ export function pushAddress(cfg: Pick<LabConfig, "ports">): string {
     return `127.0.0.1:${cfg.ports.registry}`;
 }
 
-/** Pull, tag and push: each step is a no-op when already done, so re-running is safe. */
+/** What a pull step prints: `lab-pulled=yes` when the lab pulled the image (it was not there before). */
+export const PULLED_MARK = "lab-pulled=yes";
+
+/**
+ * Pulls `image` unless the daemon has it, remembering in $pulled whether the
+ * lab did; an update (same image: a new image replaces the resource) keeps
+ * what the previous run recorded. A failed run removes what it pulled, since
+ * Pulumi keeps no stdout of a failed create.
+ */
+function pullLines(image: string): string[] {
+    const ref = shQuote(image);
+    return [
+        `pulled=no`,
+        `case "\${PULUMI_COMMAND_STDOUT-}" in *${PULLED_MARK}*) pulled=yes ;; esac`,
+        `fresh=no`,
+        `if ! docker image inspect ${ref} >/dev/null 2>&1; then`,
+        `  trap 'rc=$?; if [ "$rc" -ne 0 ] && [ "$fresh" = yes ]; then docker image rm ${ref} >/dev/null 2>&1 || :; fi; exit "$rc"' EXIT`,
+        `  fresh=yes`,
+        `  docker pull -q ${ref} >/dev/null`,
+        `  pulled=yes`,
+        `fi`,
+    ];
+}
+
+/** Removes `image` when the create that pulled it said so; an image present before the lab stays. */
+function unpullLines(image: string): string[] {
+    const ref = shQuote(image);
+    return [
+        `case "\${PULUMI_COMMAND_STDOUT-}" in *${PULLED_MARK}*)`,
+        `  if docker image inspect ${ref} >/dev/null 2>&1; then`,
+        `    docker image rm ${ref} >/dev/null || echo "could not remove ${image}, which this lab pulled (in use?)" >&2`,
+        `  fi ;;`,
+        `esac`,
+    ];
+}
+
+/** Pulls an image for a lab container, printing whether the lab pulled it. */
+export function pullCreateCommand(image: string): string {
+    return shScript([...pullLines(image), `if [ "$pulled" = yes ]; then echo ${PULLED_MARK}; else echo lab-pulled=no; fi`]);
+}
+
+/** Removes the image only if this resource's create pulled it. */
+export function pullDeleteCommand(image: string): string {
+    return shScript(unpullLines(image));
+}
+
+/** Pull (when missing), tag and push: each step is a no-op when already done, so re-running is safe. */
 export function mirrorCreateCommand(entry: MirrorEntry): string {
     return shScript([
-        `docker pull -q ${shQuote(entry.upstream)} >/dev/null`,
+        ...pullLines(entry.upstream),
         `docker tag ${shQuote(entry.upstream)} ${shQuote(entry.pushRef)}`,
-        `docker push -q ${shQuote(entry.pushRef)}`,
+        `docker push -q ${shQuote(entry.pushRef)} >/dev/null`,
+        `if [ "$pulled" = yes ]; then echo ${PULLED_MARK}; else echo lab-pulled=no; fi`,
     ]);
 }
 
-/** Drops the local tag; the registry's copy goes with its volume. */
+/** Drops the local tag, and the upstream image when the lab pulled it; the registry's copy goes with its volume. */
 export function mirrorDeleteCommand(entry: MirrorEntry): string {
-    return shScript([`if docker image inspect ${shQuote(entry.pushRef)} >/dev/null 2>&1; then docker image rm ${shQuote(entry.pushRef)} >/dev/null; fi`]);
+    return shScript([
+        `if docker image inspect ${shQuote(entry.pushRef)} >/dev/null 2>&1; then docker image rm ${shQuote(entry.pushRef)} >/dev/null; fi`,
+        ...unpullLines(entry.upstream),
+    ]);
 }
 
-export function registryHealthcheck(port: number): docker.types.input.ContainerHealthcheck {
-    // registry:2 is Alpine-based: busybox wget is there, curl is not.
-    return { tests: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}/v2/`], interval: "5s", timeout: "3s", startPeriod: "5s", retries: 6 };
+/** registry:2 is Alpine-based: busybox wget is there, curl is not. */
+export function registryHealthCmd(port: number): string {
+    return `wget -q -O /dev/null http://127.0.0.1:${port}/v2/`;
 }
 
 export interface LocalRegistryArgs {
     readonly config: LabConfig;
-    /** Provider of the lab host's docker daemon (where provisioningHostIp lives). */
-    readonly dockerProvider: docker.Provider;
-    /** URL of that same daemon for the docker CLI; default config.dockerHosts[0].url. */
+    /** DOCKER_HOST of the lab host's daemon (where provisioningHostIp lives); default config.dockerHosts[0].url. */
     readonly dockerHostUrl?: string;
 }
 
@@ -69,37 +119,42 @@ export class LocalRegistry extends pulumi.ComponentResource {
      * daemons need `insecure-registries` for `images`, or the upstream refs.
      */
     public readonly loopbackImages: Record<MirroredImageName, pulumi.Output<string>>;
-    public readonly container: docker.Container;
+    public readonly container: command.local.Command;
 
     constructor(name: string, args: LocalRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("registry", "LocalRegistry"), name, {}, opts);
         const cfg = args.config;
         const port = cfg.ports.registry;
-        const dockerOpts = { parent: this, provider: args.dockerProvider };
-        const dockerHostUrl = args.dockerHostUrl ?? cfg.dockerHosts[0].url;
-        const dockerHost = cfg.dockerHosts.find((h) => h.url === dockerHostUrl) ?? { name: "lab-host", url: dockerHostUrl, address: cfg.network.provisioningHostIp };
+        const dockerHost = labDockerHost(cfg, args.dockerHostUrl);
+        const environment = { DOCKER_HOST: dockerHost.url };
         this.address = registryAddress(cfg);
 
-        const volume = new docker.Volume(childName(name, "data"), { name: `${cfg.slug}-registry-data` }, dockerOpts);
-        this.container = new docker.Container(
+        // The registry's own image, pulled by a step that remembers whether the lab pulled it.
+        const image = new command.local.Command(
+            childName(name, "image"),
+            { create: pullCreateCommand(cfg.images.registry), delete: pullDeleteCommand(cfg.images.registry), environment, triggers: [cfg.images.registry, dockerHost.url] },
+            { parent: this, deleteBeforeReplace: true },
+        );
+        const volume = `${cfg.slug}-registry-data`;
+        this.container = labContainer(
             childName(name, "registry"),
             {
-                name: `${cfg.slug}-registry`,
-                image: cfg.images.registry,
-                // Host network: reachable on the provisioning bridge without docker-proxy/NAT rules.
-                networkMode: "host",
-                envs: [`REGISTRY_HTTP_ADDR=0.0.0.0:${port}`],
-                volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
-                restart: "unless-stopped",
-                labels: labLabels(cfg, "registry", dockerHost),
-                healthcheck: registryHealthcheck(port),
-                wait: true,
-                waitTimeout: 120,
+                spec: {
+                    name: `${cfg.slug}-registry`,
+                    image: image.stdout.apply(() => cfg.images.registry),
+                    labels: labLabels(cfg, "registry", dockerHost),
+                    ownerLabel: stackLabel(cfg),
+                    // Host network: reachable on the provisioning bridge without docker-proxy/NAT rules.
+                    env: { REGISTRY_HTTP_ADDR: `0.0.0.0:${port}` },
+                    mounts: [`${volume}:${REGISTRY_DATA_DIR}`],
+                    volumes: [volume],
+                    run: { kind: "service", healthCmd: registryHealthCmd(port), waitSeconds: REGISTRY_WAIT_SECONDS },
+                },
+                dockerHostUrl: dockerHost.url,
             },
-            dockerOpts,
+            { parent: this, dependsOn: [image] },
         );
 
-        const environment = { DOCKER_HOST: dockerHostUrl };
         const images = {} as Record<MirroredImageName, pulumi.Output<string>>;
         const loopbackImages = {} as Record<MirroredImageName, pulumi.Output<string>>;
         for (const entry of mirrorPlan(cfg.images, pushAddress(cfg), this.address)) {
@@ -110,7 +165,7 @@ export class LocalRegistry extends pulumi.ComponentResource {
                     delete: mirrorDeleteCommand(entry),
                     environment,
                     // A new registry container (or upstream image) means pushing again.
-                    triggers: [entry.upstream, entry.pushRef, this.container.id],
+                    triggers: [entry.upstream, entry.pushRef, this.container.stdout],
                 },
                 { parent: this, dependsOn: [this.container], deleteBeforeReplace: true },
             );

@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageName, ImagesConfig, LabConfig } from "../../components/config/types";
 import { ClusterSide, deployClusterSide } from "../../components/capi/clusterSide";
+import { ipaImageUrls } from "../../components/registry/ipaImages";
 import { ProgramRun, RegisteredResource, isSecretWrapper, plainStrings, runProgram, stackConfig, labConfig } from "./mockProgram";
 
 export const REGISTRY = "172.22.0.1:5000";
@@ -62,7 +63,7 @@ async function evaluate(stack: string, overrides: Record<string, unknown>, previ
                 return undefined;
             });
             const provider = new k8s.Provider("management", { kubeconfig: "~/.kube/config", context: "lab" });
-            side = deployClusterSide({ config, provider, images, kubeconfig: pulumi.secret(FAKE_KUBECONFIG) });
+            side = deployClusterSide({ config, provider, images, ipaImages: ipaImageUrls(config), kubeconfig: pulumi.secret(FAKE_KUBECONFIG) });
             return {};
         },
         { stack, config: stackConfig(stack, overrides), preview },
