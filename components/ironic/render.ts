@@ -131,19 +131,6 @@ export function mariadbHost(names: IronicNames, namespace: string): string {
     return `${names.mariadb}.${namespace}.svc`;
 }
 
-/**
- * IRONIC_IPA_BASE_URL for the image's inspector.ipxe, which appends
- * `/images/<kernel|initramfs>` itself: the parent of the lab host's image
- * directory. Refuses URLs whose file names the template would not reproduce.
- */
-export function ipaBootBaseUrl(ipa: IpaImageUrls): string {
-    const suffix = "/images";
-    if (!ipa.base.endsWith(suffix) || ipa.kernel !== `${ipa.base}/${IPA_KERNEL}` || ipa.ramdisk !== `${ipa.base}/${IPA_RAMDISK}`) {
-        throw new Error(`IPA images must be served as <root>${suffix}/${IPA_KERNEL} and ${IPA_RAMDISK}, got ${ipa.kernel}, ${ipa.ramdisk}`);
-    }
-    return ipa.base.slice(0, -suffix.length);
-}
-
 /** `user:bcrypt` as Ironic's http_basic auth (API and JSON-RPC server side) reads it. */
 export function htpasswdLine(username: string, bcryptHash: string): string {
     if (username.includes(":")) throw new Error("htpasswd user names cannot contain ':'");
@@ -178,7 +165,7 @@ export function conductorEnv(config: Pick<LabConfig, "ports" | "ironic">, plan: 
         // IPA is served by the lab host, not by the conductors' httpd.
         DEPLOY_KERNEL_URL: ipa.kernel,
         DEPLOY_RAMDISK_URL: ipa.ramdisk,
-        IRONIC_IPA_BASE_URL: ipaBootBaseUrl(ipa),
+        IRONIC_IPA_BASE_URL: ipa.root,
     };
 }
 

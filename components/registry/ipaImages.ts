@@ -9,13 +9,16 @@ export const IPA_KERNEL = "ironic-python-agent.kernel";
 export const IPA_RAMDISK = "ironic-python-agent.initramfs";
 
 export interface IpaImageUrls {
-    /** http://<provisioningHostIp>:<imageCache>/images */
+    /** http://<provisioningHostIp>:<imageCache>: the cache's document root (ironic-image's IRONIC_IPA_BASE_URL). */
+    readonly root: string;
+    /** <root>/images */
     readonly base: string;
     readonly kernel: string;
     readonly ramdisk: string;
 }
 
 export function ipaImageUrls(cfg: Pick<LabConfig, "network" | "ports">): IpaImageUrls {
-    const base = `http://${cfg.network.provisioningHostIp}:${cfg.ports.imageCache}/images`;
-    return { base, kernel: `${base}/${IPA_KERNEL}`, ramdisk: `${base}/${IPA_RAMDISK}` };
+    const root = `http://${cfg.network.provisioningHostIp}:${cfg.ports.imageCache}`;
+    const base = `${root}/images`;
+    return { root, base, kernel: `${base}/${IPA_KERNEL}`, ramdisk: `${base}/${IPA_RAMDISK}` };
 }
