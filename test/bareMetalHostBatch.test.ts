@@ -304,7 +304,7 @@ describe("BareMetalHostBatch (provider rebuilt from __provider) against the Kube
         const inspected = bmhsIn("adopt").filter((h) => h.status?.operationHistory?.inspect?.start);
         assert.equal(inspected.length, 20, "hosts without inspectionMode are inspected (BMO's default)");
         const bad = await b.provider.check({}, { ...b.inputs, hosts: hostsFor("noinspect", 0, 1, { inspectionMode: "off" as "disabled" }) });
-        assert.match(bad.failures.map((f: { reason: string }) => f.reason).join("\n"), /inspectionMode must be one of agent, disabled; got off/);
+        assert.match((bad.failures ?? []).map((f: { reason: string }) => f.reason).join("\n"), /inspectionMode must be one of agent, disabled; got off/);
     });
 
     it("re-applies a host deleted behind its back while it waits", async () => {

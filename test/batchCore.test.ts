@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import { makeBatchProvider, HostDriver, BatchInputs } from "../components/enroll/batchProvider";
 import { diffHosts } from "../components/enroll/hostDiff";
-import { nextDeleteAction, nextEnrollAction } from "../components/enroll/ironicStates";
+import { MAX_RETRIES, nextDeleteAction, nextEnrollAction } from "../components/enroll/ironicStates";
 import { HostTracker, HostTransition } from "../components/enroll/tracker";
 import type { IronicNode } from "../components/enroll/ironicApi";
 
@@ -13,6 +13,8 @@ const node = (provision_state: string, extra: Partial<IronicNode> = {}): IronicN
     target_provision_state: null,
     last_error: null,
     maintenance: false,
+    maintenance_reason: null,
+    fault: null,
     inspection_finished_at: null,
     ...extra,
 });
@@ -58,28 +60,63 @@ describe("batch core", () => {
         assert.match(text, /\.\.\. and 5 more$/);
     });
 
+    // Targets as Ironic keeps them (ironic/common/states.py add_state(..., target=...)):
+    // failure states keep the target of the operation that failed.
+    const inspectFailed = (extra: Partial<IronicNode> = {}) => node("inspect failed", { target_provision_state: "manageable", last_error: "no BMC", ...extra });
+
     it("decides the next Ironic action from a node's state alone", () => {
-        const goal = { target: "available" as const, inspect: true, retried: new Set<string>() };
+        const goal = { target: "available" as const, inspect: true, retries: {} };
         assert.equal(nextEnrollAction(undefined, goal).action, "create");
         assert.equal(nextEnrollAction(node("enroll"), goal).action, "manage");
         assert.equal(nextEnrollAction(node("verifying", { target_provision_state: "manageable" }), goal).action, "wait");
+        assert.equal(nextEnrollAction(node("inspect wait", { target_provision_state: "manageable" }), goal).action, "wait");
         assert.equal(nextEnrollAction(node("manageable"), goal).action, "inspect");
+        assert.equal(nextEnrollAction(node("manageable"), { ...goal, inspect: false }).action, "provide", "inspectHosts: false skips inspection");
         assert.equal(nextEnrollAction(node("manageable", { inspection_finished_at: "t" }), goal).action, "provide");
         assert.equal(nextEnrollAction(node("manageable", { inspection_finished_at: "t" }), { ...goal, target: "manageable" }).action, "done");
         assert.equal(nextEnrollAction(node("available"), goal).action, "done");
-        assert.equal(nextEnrollAction(node("inspect failed", { last_error: "x" }), goal).action, "inspect", "one retry per run");
-        assert.deepEqual(nextEnrollAction(node("inspect failed", { last_error: "no BMC" }), { ...goal, retried: new Set(["u1"]) }), { action: "failed", error: "no BMC" });
-        assert.deepEqual(nextEnrollAction(node("enroll", { last_error: "bad credentials" }), { ...goal, retried: new Set(["u1"]) }), { action: "failed", error: "bad credentials" });
-        assert.equal(nextEnrollAction(node("deploy failed"), goal).action, "failed");
     });
 
-    it("decides how to delete a node in any state", () => {
+    it("retries a failure Ironic lets us leave, at most MAX_RETRIES times, although Ironic keeps its target", () => {
+        const goal = (tries: number, inspect = true) => ({ target: "available" as const, inspect, retries: { u1: tries } });
+        assert.equal(MAX_RETRIES, 2);
+        assert.deepEqual(nextEnrollAction(inspectFailed(), goal(0)), { action: "inspect", retrying: "no BMC" });
+        assert.deepEqual(nextEnrollAction(inspectFailed(), goal(MAX_RETRIES - 1)), { action: "inspect", retrying: "no BMC" });
+        assert.deepEqual(nextEnrollAction(inspectFailed(), goal(MAX_RETRIES)), { action: "failed", error: "no BMC" });
+        assert.equal(nextEnrollAction(inspectFailed(), goal(0, false)).action, "manage", "without inspection, leave inspect failed by manage");
+        // A failed verification returns the node to enroll with last_error (and no target).
+        assert.deepEqual(nextEnrollAction(node("enroll", { last_error: "bad credentials" }), goal(0)), { action: "manage", retrying: "bad credentials" });
+        assert.deepEqual(nextEnrollAction(node("enroll", { last_error: "bad credentials" }), goal(MAX_RETRIES)), { action: "failed", error: "bad credentials" });
+        // clean failed (target available): manage, then lift the maintenance Ironic set for the failed clean step, then provide.
+        const cleanFailed = node("clean failed", { target_provision_state: "available", last_error: "step failed", maintenance: true, fault: "clean failure" });
+        assert.deepEqual(nextEnrollAction(cleanFailed, goal(0)), { action: "manage", retrying: "step failed" });
+        assert.deepEqual(nextEnrollAction(cleanFailed, goal(MAX_RETRIES)), { action: "failed", error: "step failed" });
+        const afterManage = node("manageable", { inspection_finished_at: "t", maintenance: true, fault: "clean failure" });
+        assert.equal(nextEnrollAction(afterManage, goal(1)).action, "unmaintain");
+        assert.deepEqual(nextEnrollAction(node("manageable", { inspection_finished_at: "t", maintenance: true, maintenance_reason: "operator" }), goal(0)), { action: "failed", error: "node is in maintenance: operator" });
+    });
+
+    it("fails at once, with Ironic's last_error, a failure state it cannot leave", () => {
+        const goal = { target: "available" as const, inspect: true, retries: {} };
+        assert.deepEqual(nextEnrollAction(node("deploy failed", { target_provision_state: "active", last_error: "no image" }), goal), { action: "failed", error: "no image" });
+        assert.deepEqual(nextEnrollAction(node("adopt failed", { target_provision_state: "active" }), goal), { action: "failed", error: "node is in adopt failed" });
+        assert.deepEqual(nextEnrollAction(node("rescue failed", { target_provision_state: "rescue", last_error: "x" }), goal), { action: "failed", error: "x" });
+        assert.deepEqual(nextEnrollAction(node("error", { last_error: "tear down failed" }), goal), { action: "failed", error: "tear down failed" });
+    });
+
+    it("decides how to delete a node in any state, failure states (target kept) included", () => {
         assert.equal(nextDeleteAction(undefined).action, "gone");
         assert.equal(nextDeleteAction(node("available")).action, "delete");
-        assert.equal(nextDeleteAction(node("clean failed")).action, "maintenance");
-        assert.equal(nextDeleteAction(node("clean failed", { maintenance: true })).action, "delete");
+        assert.equal(nextDeleteAction(node("enroll", { last_error: "bad credentials" })).action, "delete");
+        assert.equal(nextDeleteAction(inspectFailed()).action, "maintenance");
+        assert.equal(nextDeleteAction(inspectFailed({ maintenance: true })).action, "delete");
+        assert.equal(nextDeleteAction(node("clean failed", { target_provision_state: "available" })).action, "maintenance");
+        assert.equal(nextDeleteAction(node("clean failed", { target_provision_state: "available", maintenance: true })).action, "delete");
+        assert.equal(nextDeleteAction(node("deploy failed", { target_provision_state: "active" })).action, "maintenance");
+        assert.equal(nextDeleteAction(node("adopt failed", { target_provision_state: "active" })).action, "delete");
+        assert.equal(nextDeleteAction(node("error")).action, "maintenance");
         assert.equal(nextDeleteAction(node("active")).action, "undeploy");
-        assert.equal(nextDeleteAction(node("inspect wait")).action, "abort");
+        assert.equal(nextDeleteAction(node("inspect wait", { target_provision_state: "manageable" })).action, "abort");
         assert.equal(nextDeleteAction(node("cleaning", { target_provision_state: "available" })).action, "wait");
     });
 

@@ -166,6 +166,18 @@ describe('KubeApiTestServer (via @kubernetes/client-node 1.4)', function () {
             assert.equal(out.metadata?.managedFields?.[0].operation, 'Apply');
         });
 
+        it('serves Cluster API and CAPM3 kinds at their storage version v1beta2 only (v1beta1 is 404, never re-registered)', async () => {
+            // kubernetes-sigs/cluster-api@v1.13.5 and cluster-api-provider-metal3@v1.13.2 CRDs: v1beta2 is the storage version
+            for (const [group, plural] of [['cluster.x-k8s.io', 'machines'], ['controlplane.cluster.x-k8s.io', 'kubeadmcontrolplanes'], ['infrastructure.cluster.x-k8s.io', 'metal3machines']]) {
+                const res: any = await crd.getAPIResources({ group, version: 'v1beta2' });
+                assert.ok(res.resources.some((r: any) => r.name === plural), `${plural}.${group}`);
+                assert.equal((await apiError(crd.listNamespacedCustomObject({ group, version: 'v1beta1', namespace: NS, plural }))).code, 404);
+            }
+            const created: any = await crd.createNamespacedCustomObject({ group: 'cluster.x-k8s.io', version: 'v1beta2', namespace: NS, plural: 'clusters', body: { apiVersion: 'cluster.x-k8s.io/v1beta2', kind: 'Cluster', metadata: { name: 'c1' } } });
+            assert.equal(created.apiVersion, 'cluster.x-k8s.io/v1beta2');
+            assert.equal(server.store.resource('clusters').version, 'v1beta2');
+        });
+
         it('rejects a wrong bearer token with a 401 Status', async () => {
             const bad = new KubeConfig();
             bad.loadFromString(server.kubeconfigYaml().replace('token: test-token', 'token: nope'));
@@ -624,6 +636,38 @@ describe('SimulatedBmo', function () {
         await until(() => server.store.get('secrets', NS, 'd-0-bmc-secret') === undefined);
         assert.ok(server.store.get('secrets', NS, 'd-1-bmc-secret'));
         assert.ok(bmo.stats.finalizersRemoved >= 1);
+    });
+
+    it('provisions an available host given an image and online, and deprovisions it when the image goes (BMO v0.13.2)', async () => {
+        await apply(secret('p-0-bmc-secret', { username: 'admin', password: 'pw' }));
+        await apply(bmh('p-0'));
+        await bmo.waitForState(NS, ['p-0'], 'available');
+        const w = await WatchRecorder.start(kc, `/apis/${G}/${V}/namespaces/${NS}/${P}`, { resourceVersion: server.store.resourceVersion, fieldSelector: 'metadata.name=p-0' });
+        const image = { url: 'http://192.168.111.1:6280/images/node.qcow2', checksum: 'http://192.168.111.1:6280/images/node.qcow2.sha256sum', checksumType: 'sha256', format: 'qcow2' };
+        await crd.patchNamespacedCustomObject({ group: G, version: V, namespace: NS, plural: P, name: 'p-0', body: { spec: { image, online: true } } }, MERGE);
+        await bmo.waitForState(NS, ['p-0'], 'provisioned');
+        let h = await host('p-0');
+        assert.deepEqual(h.status.provisioning.image, image);
+        assert.equal(h.status.poweredOn, true);
+        assert.ok(h.status.operationHistory.provision.end);
+        await crd.patchNamespacedCustomObject({ group: G, version: V, namespace: NS, plural: P, name: 'p-0', body: { spec: { image: null, online: false } } }, MERGE);
+        await until(() => w.events.some((e) => e.object.status.provisioning.state === 'deprovisioning'), 5000, 'deprovisioning');
+        await bmo.waitForState(NS, ['p-0'], 'available');
+        w.stop();
+        h = await host('p-0');
+        assert.equal(h.status.provisioning.image.url, '');
+        assert.equal(h.status.poweredOn, false);
+        const states = w.events.map((e) => e.object.status.provisioning.state).filter((x, i, a) => x !== a[i - 1]);
+        assert.deepEqual(states, ['available', 'provisioning', 'provisioned', 'deprovisioning', 'available']);
+        // no checksum: a provisioning error (Image.GetChecksum), the host goes back to available and stays there
+        const w2 = await WatchRecorder.start(kc, `/apis/${G}/${V}/namespaces/${NS}/${P}`, { resourceVersion: server.store.resourceVersion, fieldSelector: 'metadata.name=p-0' });
+        await crd.patchNamespacedCustomObject({ group: G, version: V, namespace: NS, plural: P, name: 'p-0', body: { spec: { image: { url: image.url }, online: true } } }, MERGE);
+        await until(() => w2.events.some((e) => e.object.status.errorType === 'provisioning error') && server.store.get(P, NS, 'p-0')!.status.provisioning.state === 'available', 5000, 'failed provisioning undone');
+        await new Promise((r) => setTimeout(r, 300));
+        w2.stop();
+        assert.equal(w2.events.find((e) => e.object.status.errorType)!.object.status.errorMessage, 'checksum is required for normal images');
+        assert.equal((await host('p-0')).status.provisioning.state, 'available');
+        assert.ok(!w2.events.some((e) => e.object.status.provisioning.state === 'provisioned'));
     });
 
     it('limits hosts inspecting at once (PROVISIONING_LIMIT) and delays the others', async () => {

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mapBounded } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
 import type { HostObservation } from "./tracker";
-import { followCollection, isKubeApiError, KubeClient } from "./kubeClient";
+import { followCollection, isKubeApiError, KubeClient, kubeconfigProblem } from "./kubeClient";
 import type { KubeObject } from "./kubeClient";
 
 export interface BmhSpec {
@@ -178,7 +178,7 @@ async function connect(inputs: BareMetalHostBatchInputs): Promise<KubeClient> {
 }
 
 /** Server-side apply of one object (force: this field manager owns what it declares). */
-async function applyObject(client: KubeClient, collection: string, name: string, manifest: unknown, fieldManager: string): Promise<void> {
+export async function applyObject(client: KubeClient, collection: string, name: string, manifest: unknown, fieldManager: string): Promise<void> {
     await client.request("PATCH", `${collection}/${encodeURIComponent(name)}`, {
         query: { fieldManager, force: true },
         body: manifest,
@@ -230,20 +230,8 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
         if (typeof inputs.namespace !== "string" || inputs.namespace.length > 63 || !dns1123Label.test(inputs.namespace)) {
             failures.push({ property: "namespace", reason: `namespace must be a DNS-1123 label, got ${JSON.stringify(inputs.namespace)}` });
         }
-        if (typeof inputs.kubeconfig !== "string" || inputs.kubeconfig.trim() === "") {
-            failures.push({ property: "kubeconfig", reason: "kubeconfig must be the YAML text of a kubeconfig" });
-        } else {
-            // Never quote the kubeconfig or the parser's message: both may carry credentials.
-            try {
-                // eslint-disable-next-line @typescript-eslint/no-require-imports
-                const k8s = require("@kubernetes/client-node");
-                const kc = new k8s.KubeConfig();
-                kc.loadFromString(inputs.kubeconfig);
-                if (!kc.getCurrentCluster()?.server) failures.push({ property: "kubeconfig", reason: "kubeconfig has no current context with a cluster server URL" });
-            } catch {
-                failures.push({ property: "kubeconfig", reason: "kubeconfig is not valid kubeconfig YAML" });
-            }
-        }
+        const kubeconfig = kubeconfigProblem(inputs.kubeconfig);
+        if (kubeconfig) failures.push({ property: "kubeconfig", reason: kubeconfig });
         if (typeof inputs.bmcUsername !== "string" || inputs.bmcUsername === "") failures.push({ property: "bmcUsername", reason: "bmcUsername must be a non-empty string" });
         if (typeof inputs.bmcPassword !== "string" || inputs.bmcPassword === "") failures.push({ property: "bmcPassword", reason: "bmcPassword must be a non-empty string" });
         if (typeof inputs.fieldManager !== "string" || !/^[\x21-\x7e]{1,128}$/.test(inputs.fieldManager)) {

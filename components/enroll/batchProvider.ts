@@ -47,6 +47,8 @@ export interface HostDriver<H extends NamedHost, I extends BatchInputs<H>> {
     observe(inputs: I, ctx: WaitContext): Promise<void>;
     /** Input keys that only say how to connect: a change there alone does not update the batch. */
     readonly connectionKeys: readonly string[];
+    /** What the batch's items are called in progress and errors (default "hosts"). */
+    readonly unit?: string;
     /** Extra observers (e.g. a run record); progress lines are always printed. */
     observers?(inputs: I): BatchObserver[];
 }
@@ -89,7 +91,7 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
         );
 
     const tracking = (inputs: I, hosts: readonly H[], targets: string[], label = inputs.label): WaitContext => ({
-        tracker: new HostTracker(label, hosts.map((h) => h.name), targets, { observers: driver.observers?.(inputs) }),
+        tracker: new HostTracker(label, hosts.map((h) => h.name), targets, { observers: driver.observers?.(inputs), unit: driver.unit }),
         deadline: new Deadline(Number(inputs.timeoutSeconds) * 1000),
     });
 
@@ -111,7 +113,7 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
             status: { ready, counts: ctx.tracker.counts(), failures: failures.slice(0, 100), updatedAt: new Date().toISOString() },
         };
         if (ready) return outs;
-        const reason = error !== undefined ? `stopped by an error: ${errorMessage(error)}` : ctx.deadline.passed() ? `deadline of ${inputs.timeoutSeconds}s passed` : "hosts failed";
+        const reason = error !== undefined ? `stopped by an error: ${errorMessage(error)}` : ctx.deadline.passed() ? `deadline of ${inputs.timeoutSeconds}s passed` : `${driver.unit ?? "hosts"} failed`;
         const message = ctx.tracker.describeFailures(reason);
         // Recorded as created-but-failed: the next `pulumi up` diffs against these outs and resumes.
         throw batchFailedError(message, id, outs as unknown as Record<string, unknown>);

@@ -6,7 +6,7 @@ import { LabConfig } from "../config/types";
 import { Host, planBatches } from "../inventory/inventory";
 import { indexed, typeToken } from "../naming";
 import { BareMetalHostBatch } from "./bareMetalHostBatch";
-import { IronicNodeBatch } from "./ironicNodeBatch";
+import { IronicNodeBatch, IronicNodeBatchArgs } from "./ironicNodeBatch";
 import { bareMetalHostSpec, redfishNodeSpec } from "./specs";
 
 export interface IronicAccess {
@@ -14,8 +14,6 @@ export interface IronicAccess {
     readonly username: pulumi.Input<string>;
     readonly password: pulumi.Input<string>;
     readonly caPem: pulumi.Input<string>;
-    readonly deployKernelUrl: string;
-    readonly deployRamdiskUrl: string;
 }
 
 export interface HostEnrollmentArgs {
@@ -79,13 +77,13 @@ export class HostEnrollment extends pulumi.ComponentResource {
     }
 }
 
-function ironicBatchArgs(args: HostEnrollmentArgs, label: string, hosts: readonly Host[], timeoutSeconds: number) {
+export function ironicBatchArgs(args: HostEnrollmentArgs, label: string, hosts: readonly Host[], timeoutSeconds: number): IronicNodeBatchArgs {
     const ironic = required(args.ironic, "ironic");
-    const images = { kernel: ironic.deployKernelUrl, ramdisk: ironic.deployRamdiskUrl };
     return {
         label,
-        hosts: hosts.map((h) => redfishNodeSpec(h, images, args.bmc.username)),
+        hosts: hosts.map((h) => redfishNodeSpec(h, args.config, args.bmc.username)),
         targetState: args.config.targetState,
+        inspect: args.config.inspectHosts,
         timeoutSeconds,
         endpoints: ironic.endpoints,
         username: ironic.username,

@@ -22,11 +22,17 @@ export interface IronicNode {
     readonly target_provision_state: string | null;
     readonly last_error: string | null;
     readonly maintenance: boolean;
+    /** Why the node is in maintenance (set by whoever put it there). */
+    readonly maintenance_reason: string | null;
+    /** Set when Ironic itself put the node in maintenance, e.g. "clean failure". */
+    readonly fault: string | null;
     readonly inspection_finished_at: string | null;
 }
 
 export interface IronicApiError extends Error {
     readonly status: number;
+    /** Ironic's own message (the faultstring), without our request line. */
+    readonly fault: string;
 }
 
 /**
@@ -34,7 +40,8 @@ export interface IronicApiError extends Error {
  * serialization into `__provider` (their `super` call is lost), plain Errors do.
  */
 export function ironicApiError(status: number, method: string, path: string, body: string): IronicApiError {
-    return Object.assign(new Error(`Ironic ${method} ${path.split("?")[0]} answered ${status}: ${faultOf(body)}`), { name: "IronicApiError", status });
+    const fault = faultOf(body);
+    return Object.assign(new Error(`Ironic ${method} ${path.split("?")[0]} answered ${status}: ${fault}`), { name: "IronicApiError", status, fault });
 }
 
 export function isIronicApiError(err: unknown): err is IronicApiError {
@@ -53,7 +60,7 @@ export function faultOf(body: string): string {
 }
 
 const TRANSIENT_STATUS: readonly number[] = [429, 502, 503, 504];
-const NODE_FIELDS = "uuid,name,provision_state,target_provision_state,last_error,maintenance,inspection_finished_at";
+const NODE_FIELDS = "uuid,name,provision_state,target_provision_state,last_error,maintenance,maintenance_reason,fault,inspection_finished_at";
 
 export class IronicClient {
     // Assigned in the constructor: the `__provider` serializer drops field initializers.
@@ -101,6 +108,12 @@ export class IronicClient {
             path = data.next ? data.next.slice(data.next.indexOf("/v1/")) : undefined;
         }
         return nodes;
+    }
+
+    /** One node with the same fields as listNodes; undefined when it is gone. */
+    async getNode(uuid: string): Promise<IronicNode | undefined> {
+        const { status, data } = await this.request<IronicNode>("GET", `/v1/nodes/${encodeURIComponent(uuid)}?fields=${NODE_FIELDS}`, undefined, [404]);
+        return status === 404 ? undefined : data;
     }
 
     close(): void {

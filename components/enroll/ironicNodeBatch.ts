@@ -2,10 +2,10 @@
 // no BMO), driven enroll -> manageable (inspected) -> available. Progress is
 // read with ONE node list per batch per interval, never a call per host.
 import * as pulumi from "@pulumi/pulumi";
-import { mapBounded, sleep } from "./bounded";
+import { backoffMs, mapBounded, sleep } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
-import { IronicClient, IronicNode } from "./ironicApi";
-import { EnrollAction, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
+import { IronicClient, IronicNode, isIronicApiError } from "./ironicApi";
+import { DeleteAction, EnrollAction, MAX_RETRIES, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
 
 export interface IronicNodeSpec {
     readonly name: string;
@@ -13,6 +13,8 @@ export interface IronicNodeSpec {
     readonly bootMac: string;
     /** Hardware type: `redfish` in the lab (sushy-tools), `fake-hardware` in tests. */
     readonly driver: string;
+    /** Hardware interfaces pinned on the node, by Ironic field name (e.g. inspect_interface: "agent"); others are the conductor's defaults. */
+    readonly interfaces?: Record<string, string>;
     /** Non-secret driver_info; secrets come from driverInfoSecrets. */
     readonly driverInfo: Record<string, string>;
     readonly properties?: Record<string, string | number>;
@@ -45,18 +47,26 @@ function clientFor(inputs: IronicNodeBatchInputs): IronicClient {
 function nodeBody(inputs: IronicNodeBatchInputs, spec: IronicNodeSpec) {
     return {
         driver: spec.driver,
+        ...(spec.interfaces ?? {}),
         driver_info: { ...spec.driverInfo, ...inputs.driverInfoSecrets },
         properties: spec.properties ?? {},
         description: batchMarker(inputs.label),
     };
 }
 
+/** A host Ironic cannot take as declared (not an Ironic answer): failed like a refusal. A plain Error: subclasses do not survive `__provider`. */
+function hostRefusal(message: string): Error {
+    return Object.assign(new Error(message), { name: "HostRefusal" });
+}
+
 /** Creates a node and its boot port; a node that exists already (same name and uuid) is adopted. */
 async function createOrAdopt(client: IronicClient, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec): Promise<void> {
     const created = await client.request("POST", "/v1/nodes", { name: spec.name, uuid: spec.uuid, ...nodeBody(inputs, spec) }, [409]);
     if (created.status === 409) {
-        const { data } = await client.request<{ uuid: string }>("GET", `/v1/nodes/${encodeURIComponent(spec.name)}?fields=uuid`, undefined, []);
-        if (data.uuid !== spec.uuid) throw new Error(`${spec.name}: the name is taken by another Ironic node (${data.uuid})`);
+        const existing = await client.getNode(spec.uuid);
+        if (existing?.name !== spec.name) {
+            throw hostRefusal(existing ? `Ironic node ${spec.uuid} exists under the name ${existing.name}` : `the name ${spec.name} is taken by another Ironic node`);
+        }
         await reapply(client, inputs, spec);
     }
     await client.request("POST", "/v1/ports", { node_uuid: spec.uuid, address: spec.bootMac, pxe_enabled: true }, [409]);
@@ -68,21 +78,89 @@ async function reapply(client: IronicClient, inputs: IronicNodeBatchInputs, spec
     await client.request("PATCH", `/v1/nodes/${spec.uuid}`, patch);
 }
 
-/** Asks Ironic for a provision-state change; a locked node or a state that moved meanwhile is retried by the next round. */
-async function changeState(client: IronicClient, uuid: string, target: string): Promise<void> {
-    await client.request("PUT", `/v1/nodes/${uuid}/states/provision`, { target }, [400, 409]);
-}
-
 async function listBatch(client: IronicClient, inputs: IronicNodeBatchInputs): Promise<Map<string, IronicNode>> {
     const nodes = await client.listNodes(batchMarker(inputs.label));
     return new Map(nodes.map((n) => [n.uuid, n]));
 }
 
-/** What the tracker hears about a node; a node past the target (adopted, deployed) counts as the target. */
-function observeNode(ctx: WaitContext, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec, node: IronicNode | undefined, next: { action: EnrollAction; error?: string }): void {
-    if (next.action === "failed") ctx.tracker.observe(spec.name, { state: node?.provision_state ?? "absent", error: next.error });
-    else if (next.action === "done") ctx.tracker.observe(spec.name, { state: inputs.targetState });
-    else ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "absent" });
+/**
+ * What came of one request about one host. Ironic answers 409 while another request holds
+ * the node (NodeLocked): that passes, so the host backs off. A 400 (or another 4xx) is a
+ * refusal of the request itself ("Driver redfish does not support inspect"): asking again
+ * changes nothing, so the host fails with Ironic's message.
+ */
+type Outcome = { readonly kind: "sent" | "conflict" | "moved" } | { readonly kind: "refused"; readonly error: string };
+
+/** Sends one request and sorts Ironic's refusals; `unchanged` tells a refusal of the node as listed from a node that moved meanwhile. */
+async function attempt(what: string, send: () => Promise<unknown>, unchanged?: () => Promise<boolean>): Promise<Outcome> {
+    try {
+        await send();
+        return { kind: "sent" };
+    } catch (err) {
+        if (err instanceof Error && err.name === "HostRefusal") return { kind: "refused", error: err.message };
+        // 5xx and connection errors were retried by the client already: they stop the batch.
+        if (!isIronicApiError(err) || err.status >= 500) throw err;
+        if (err.status === 409) return { kind: "conflict" };
+        if (err.status === 404) return { kind: "moved" };
+        // Ironic also answers 400 when the node's state changed since our list (InvalidStateRequested).
+        if (unchanged && !(await unchanged())) return { kind: "moved" };
+        return { kind: "refused", error: `Ironic refused ${what}: ${err.fault}` };
+    }
+}
+
+/** One state-changing request for a node as listed. */
+function act(client: IronicClient, node: IronicNode, action: EnrollAction | DeleteAction): Promise<Outcome> {
+    const path = `/v1/nodes/${node.uuid}`;
+    const unchanged = async () => {
+        const now = await client.getNode(node.uuid);
+        return now !== undefined && now.provision_state === node.provision_state && now.target_provision_state === node.target_provision_state && now.maintenance === node.maintenance;
+    };
+    switch (action) {
+        case "delete":
+            return attempt("to delete the node", () => client.request("DELETE", path), unchanged);
+        case "maintenance":
+            return attempt("maintenance", () => client.request("PUT", `${path}/maintenance`, { reason: "metal3-scale-lab: deleting a failed node" }), unchanged);
+        case "unmaintain":
+            return attempt("to end maintenance", () => client.request("DELETE", `${path}/maintenance`), unchanged);
+        default: {
+            const target = PROVISION_TARGET[action];
+            if (!target) throw new Error(`no Ironic request for action ${action}`);
+            return attempt(`"${target}"`, () => client.request("PUT", `${path}/states/provision`, { target }), unchanged);
+        }
+    }
+}
+
+/** Per-host backoff after a conflict, for one wait (records, not Maps: see tracker.ts). */
+interface Pacing {
+    readonly conflicts: Record<string, number>;
+    readonly notBefore: Record<string, number>;
+}
+const CONFLICT_BACKOFF_MS = { base: 1_000, cap: 30_000 };
+
+function newPacing(): Pacing {
+    return { conflicts: {}, notBefore: {} };
+}
+
+function due(pacing: Pacing, uuid: string): boolean {
+    return (pacing.notBefore[uuid] ?? 0) <= Date.now();
+}
+
+/** A host failed for this run: recorded with its message and printed at once; later rounds leave it alone. */
+function fail(ctx: WaitContext, host: string, state: string, error: string): void {
+    ctx.tracker.observe(host, { state, error });
+    ctx.tracker.note(host, `failed in ${state}: ${error}`);
+}
+
+function failed(ctx: WaitContext, host: string): boolean {
+    return ctx.tracker.stateOf(host)?.error !== undefined;
+}
+
+function settle(ctx: WaitContext, pacing: Pacing, spec: IronicNodeSpec, node: IronicNode | undefined, outcome: Outcome): void {
+    if (outcome.kind === "refused") fail(ctx, spec.name, node?.provision_state ?? "absent", outcome.error);
+    if (outcome.kind === "conflict") {
+        const n = (pacing.conflicts[spec.uuid] = (pacing.conflicts[spec.uuid] ?? 0) + 1);
+        pacing.notBefore[spec.uuid] = Date.now() + backoffMs(n, CONFLICT_BACKOFF_MS.base, CONFLICT_BACKOFF_MS.cap);
+    }
 }
 
 async function runRounds(inputs: IronicNodeBatchInputs, ctx: WaitContext, round: () => Promise<boolean>): Promise<void> {
@@ -94,6 +172,8 @@ async function runRounds(inputs: IronicNodeBatchInputs, ctx: WaitContext, round:
     }
 }
 
+const INTERFACE_FIELD = /^[a-z]+_interface$/;
+
 const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     connectionKeys: ["endpoints", "username", "password", "caPem", "apiVersion", "concurrency", "pollSeconds", "timeoutSeconds"],
 
@@ -103,6 +183,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
             failures.push({ property: "endpoints", reason: "endpoints must be a non-empty list of http(s) URLs of Ironic APIs" });
         }
         if (!["available", "manageable"].includes(inputs.targetState)) failures.push({ property: "targetState", reason: `targetState must be available or manageable, got ${inputs.targetState}` });
+        if (typeof inputs.inspect !== "boolean") failures.push({ property: "inspect", reason: `inspect must be true or false, got ${inputs.inspect}` });
         if (!/^1\.\d+$/.test(String(inputs.apiVersion))) failures.push({ property: "apiVersion", reason: `apiVersion must look like 1.81, got ${inputs.apiVersion}` });
         if (!(Number(inputs.concurrency) >= 1)) failures.push({ property: "concurrency", reason: "concurrency must be at least 1" });
         if (!(Number(inputs.pollSeconds) > 0)) failures.push({ property: "pollSeconds", reason: "pollSeconds must be positive" });
@@ -110,15 +191,30 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
             if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(h.uuid)) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): uuid ${h.uuid} is not a UUID` });
             if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(h.bootMac)) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): bootMac ${h.bootMac} is not a MAC address` });
             if (!h.driver) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): driver is not set` });
+            for (const [field, value] of Object.entries(h.interfaces ?? {})) {
+                if (!INTERFACE_FIELD.test(field) || typeof value !== "string" || value === "") {
+                    failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): interfaces.${field} must be an Ironic *_interface field with a name, got ${JSON.stringify(value)}` });
+                }
+            }
         }
         return failures;
     },
 
-    async apply(inputs, hosts) {
+    async apply(inputs, hosts, ctx) {
         const client = clientFor(inputs);
         try {
             const existing = await listBatch(client, inputs);
-            await mapBounded(hosts, inputs.concurrency, (spec) => (existing.has(spec.uuid) ? reapply(client, inputs, spec) : createOrAdopt(client, inputs, spec)));
+            await mapBounded(hosts, inputs.concurrency, async (spec) => {
+                const node = existing.get(spec.uuid);
+                for (let conflicts = 1; ; conflicts++) {
+                    const outcome = node
+                        ? await attempt("the node's update", () => reapply(client, inputs, spec))
+                        : await attempt("the new node", () => createOrAdopt(client, inputs, spec));
+                    if (outcome.kind !== "conflict" || ctx.deadline.passed()) return settle(ctx, newPacing(), spec, node, outcome);
+                    // Locked by another request: try again soon, never in a tight loop.
+                    await sleep(Math.min(backoffMs(conflicts, CONFLICT_BACKOFF_MS.base, CONFLICT_BACKOFF_MS.cap), ctx.deadline.remaining()));
+                }
+            });
         } finally {
             client.close();
         }
@@ -126,24 +222,34 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
 
     async waitForHosts(inputs, ctx) {
         const client = clientFor(inputs);
-        const retried = new Set<string>();
-        const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retried };
+        const retries: Record<string, number> = {};
+        const pacing = newPacing();
+        const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retries };
         try {
             await runRounds(inputs, ctx, async () => {
                 const nodes = await listBatch(client, inputs);
-                const work: { spec: IronicNodeSpec; action: EnrollAction }[] = [];
+                const work: { spec: IronicNodeSpec; node?: IronicNode; action: EnrollAction }[] = [];
                 for (const spec of inputs.hosts) {
+                    if (failed(ctx, spec.name)) continue; // final for this run; the next `pulumi up` tries again
                     const node = nodes.get(spec.uuid);
                     const next = nextEnrollAction(node, goal);
-                    observeNode(ctx, inputs, spec, node, next);
-                    if (next.action === "done" || next.action === "failed" || next.action === "wait") continue;
-                    if (node && node.provision_state.endsWith("failed")) retried.add(node.uuid);
-                    if (node && node.provision_state === "enroll" && node.last_error) retried.add(node.uuid);
-                    work.push({ spec, action: next.action });
+                    if (next.action === "failed") {
+                        fail(ctx, spec.name, node?.provision_state ?? "absent", next.error ?? "failed");
+                        continue;
+                    }
+                    // A node past the target (adopted, deployed) counts as the target.
+                    ctx.tracker.observe(spec.name, { state: next.action === "done" ? inputs.targetState : (node?.provision_state ?? "absent") });
+                    if (next.action === "done" || next.action === "wait" || !due(pacing, spec.uuid)) continue;
+                    if (node && next.retrying !== undefined) {
+                        retries[node.uuid] = (retries[node.uuid] ?? 0) + 1;
+                        ctx.tracker.note(spec.name, `${node.provision_state}: ${next.retrying} (retry ${retries[node.uuid]} of ${MAX_RETRIES})`);
+                    }
+                    work.push({ spec, node, action: next.action });
                 }
-                await mapBounded(work, inputs.concurrency, ({ spec, action }) =>
-                    action === "create" ? createOrAdopt(client, inputs, spec) : changeState(client, spec.uuid, PROVISION_TARGET[action]!),
-                );
+                await mapBounded(work, inputs.concurrency, async ({ spec, node, action }) => {
+                    const outcome = node ? await act(client, node, action) : await attempt("the new node", () => createOrAdopt(client, inputs, spec));
+                    settle(ctx, pacing, spec, node, outcome);
+                });
                 return ctx.tracker.settled();
             });
         } finally {
@@ -156,10 +262,14 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
         try {
             const nodes = await listBatch(client, inputs);
             // Every failure state is final here: a refresh only looks.
-            const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retried: new Set(inputs.hosts.map((h) => h.uuid)) };
+            const retries = Object.fromEntries(inputs.hosts.map((h) => [h.uuid, MAX_RETRIES]));
+            const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retries };
             for (const spec of inputs.hosts) {
                 const node = nodes.get(spec.uuid);
-                observeNode(ctx, inputs, spec, node, nextEnrollAction(node, goal));
+                const next = nextEnrollAction(node, goal);
+                const state = node?.provision_state ?? "absent";
+                if (next.action === "failed") ctx.tracker.observe(spec.name, { state, error: next.error });
+                else ctx.tracker.observe(spec.name, { state: next.action === "done" ? inputs.targetState : state });
             }
         } finally {
             client.close();
@@ -168,21 +278,19 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
 
     async remove(inputs, hosts, ctx) {
         const client = clientFor(inputs);
+        const pacing = newPacing();
         try {
             await runRounds(inputs, ctx, async () => {
                 const nodes = await listBatch(client, inputs);
-                const work: { uuid: string; action: string }[] = [];
+                const work: { spec: IronicNodeSpec; node: IronicNode; action: DeleteAction }[] = [];
                 for (const spec of hosts) {
+                    if (failed(ctx, spec.name)) continue;
                     const node = nodes.get(spec.uuid);
-                    const next = nextDeleteAction(node);
-                    ctx.tracker.observe(spec.name, { state: next.action === "gone" ? "deleted" : node!.provision_state });
-                    if (next.action !== "gone" && next.action !== "wait") work.push({ uuid: spec.uuid, action: next.action });
+                    const { action } = nextDeleteAction(node);
+                    ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "deleted" });
+                    if (node && action !== "gone" && action !== "wait" && due(pacing, spec.uuid)) work.push({ spec, node, action });
                 }
-                await mapBounded(work, inputs.concurrency, async ({ uuid, action }) => {
-                    if (action === "delete") await client.request("DELETE", `/v1/nodes/${uuid}`, undefined, [404, 409, 400]);
-                    else if (action === "maintenance") await client.request("PUT", `/v1/nodes/${uuid}/maintenance`, { reason: "metal3-scale-lab: deleting a failed node" }, [409]);
-                    else await changeState(client, uuid, PROVISION_TARGET[action as "undeploy" | "abort"]!);
-                });
+                await mapBounded(work, inputs.concurrency, async ({ spec, node, action }) => settle(ctx, pacing, spec, node, await act(client, node, action)));
                 return ctx.tracker.settled();
             });
         } finally {

@@ -113,6 +113,20 @@ interface RawResponse {
     readonly text: string;
 }
 
+/** Why kubeconfig text cannot be used, or undefined; never quotes the text or the parser's message (credentials). */
+export function kubeconfigProblem(kubeconfig: unknown): string | undefined {
+    if (typeof kubeconfig !== "string" || kubeconfig.trim() === "") return "kubeconfig must be the YAML text of a kubeconfig";
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const k8s = require("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(kubeconfig);
+        return kc.getCurrentCluster()?.server ? undefined : "kubeconfig has no current context with a cluster server URL";
+    } catch {
+        return "kubeconfig is not valid kubeconfig YAML";
+    }
+}
+
 export interface RequestOptions {
     readonly query?: Record<string, string | number | boolean | undefined>;
     readonly body?: unknown;
@@ -415,6 +429,8 @@ export interface FollowOptions<T> {
     remaining(): number;
     /** Called about every second while following (progress lines). */
     tick?(): void;
+    /** Ends the follow when it settles, even with no event to look at (e.g. another kind's watch finished the wait). */
+    readonly until?: Promise<unknown>;
 }
 
 /**
@@ -432,9 +448,15 @@ export async function followCollection<T extends KubeObject>(client: KubeClient,
     };
     let rv = await relist();
     let failures = 0;
+    let stopped = false;
+    let current: { abort(): void } | undefined;
+    options.until?.then(() => {
+        stopped = true;
+        current?.abort();
+    });
     const ticker = options.tick ? setInterval(() => options.tick!(), 1000) : undefined;
     try {
-        while (!options.finished() && options.remaining() > 0) {
+        while (!stopped && !options.finished() && options.remaining() > 0) {
             if (rv === undefined) {
                 // The collection does not exist (yet): nothing to watch; look again shortly.
                 await sleep(Math.min(2000, options.remaining()));
@@ -455,6 +477,8 @@ export async function followCollection<T extends KubeObject>(client: KubeClient,
                 },
                 (timeoutSeconds + 30) * 1000,
             );
+            current = handle;
+            if (stopped) handle.abort();
             const deadlineTimer = setTimeout(() => handle.abort(), options.remaining());
             const end = await handle.done.finally(() => clearTimeout(deadlineTimer));
             if (end.kind === "aborted") break;

@@ -3,29 +3,41 @@
 // show up in a diff).
 import { LabConfig } from "../config/types";
 import { Host } from "../inventory/inventory";
+import { ipaImageUrls } from "../registry/ipaImages";
 import type { BmhSpec } from "./bareMetalHostBatch";
 import type { IronicNodeSpec } from "./ironicNodeBatch";
 
-/** IPA kernel/ramdisk served by the first conductor's httpd; fake-ipa never boots them, Ironic requires them. */
-export function deployImageUrls(cfg: Pick<LabConfig, "network" | "ports">): { kernel: string; ramdisk: string } {
-    const base = `http://${cfg.network.conductorIps[0]}:${cfg.ports.httpd}/images`;
-    return { kernel: `${base}/ironic-python-agent.kernel`, ramdisk: `${base}/ironic-python-agent.initramfs` };
-}
+/**
+ * Hardware interfaces every lab node pins instead of taking whatever the conductor's
+ * image defaults to: the lab works only with these. Each is enabled in ironic-image
+ * v35.0.2 (ironic-config/ironic.conf.j2; test/contracts/ironicNodeSpec.test.ts).
+ */
+export const REDFISH_NODE_INTERFACES: Readonly<Record<string, string>> = {
+    // Same as BMO for a redfish:// BMC (pkg/hardwareutils/bmc/redfish.go BootInterface).
+    boot_interface: "ipxe",
+    deploy_interface: "direct",
+    // In-band inspection by the agent: fake-ipa posts the inventory to /v1/continue_inspection.
+    inspect_interface: "agent",
+    management_interface: "redfish",
+    power_interface: "redfish",
+};
 
-/** A lab host as a redfish Ironic node pointing at its own sushy-tools container. */
-export function redfishNodeSpec(host: Host, images: { kernel: string; ramdisk: string }, bmcUsername: string): IronicNodeSpec {
+/** A lab host as a redfish Ironic node pointing at its own sushy-tools container; IPA from the lab host's image cache. */
+export function redfishNodeSpec(host: Host, cfg: Pick<LabConfig, "network" | "ports">, bmcUsername: string): IronicNodeSpec {
+    const ipa = ipaImageUrls(cfg);
     return {
         name: host.name,
         uuid: host.uuid,
         bootMac: host.bootMac,
         driver: "redfish",
+        interfaces: { ...REDFISH_NODE_INTERFACES },
         driverInfo: {
             redfish_address: host.sushyEndpoint,
             redfish_system_id: host.redfishSystemId,
             redfish_username: bmcUsername,
             redfish_verify_ca: "false",
-            deploy_kernel: images.kernel,
-            deploy_ramdisk: images.ramdisk,
+            deploy_kernel: ipa.kernel,
+            deploy_ramdisk: ipa.ramdisk,
         },
         properties: { cpu_arch: "x86_64" },
     };

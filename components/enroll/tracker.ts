@@ -38,6 +38,8 @@ export interface TrackerOptions {
     readonly log?: (line: string) => void;
     readonly now?: () => number;
     readonly observers?: readonly BatchObserver[];
+    /** What the tracked items are called in progress and failure lines (default "hosts"; e.g. "clusters"). */
+    readonly unit?: string;
 }
 
 export class HostTracker {
@@ -52,6 +54,7 @@ export class HostTracker {
     private readonly log: (line: string) => void;
     private readonly now: () => number;
     private readonly observers: readonly BatchObserver[];
+    private readonly unit: string;
 
     constructor(
         readonly label: string,
@@ -66,6 +69,7 @@ export class HostTracker {
         this.log = options.log ?? ((line) => console.log(line));
         this.now = options.now ?? Date.now;
         this.observers = options.observers ?? [];
+        this.unit = options.unit ?? "hosts";
         this.started = this.now();
         this.states = new Map();
         this.lastPrint = Number.NEGATIVE_INFINITY;
@@ -78,6 +82,11 @@ export class HostTracker {
         this.states.set(host, observation);
         const t: HostTransition = { batch: this.label, host, from: before?.state, to: observation.state, error: observation.error, at: this.now() };
         for (const o of this.observers) o.onTransition(t);
+    }
+
+    /** Prints one line about one host at once (a failure, a retry): not rate-limited like report(). */
+    note(host: string, message: string): void {
+        this.log(`[${this.label}] ${host}: ${message}`);
     }
 
     stateOf(host: string): HostObservation | undefined {
@@ -123,7 +132,7 @@ export class HostTracker {
             .sort(([a], [b]) => (a < b ? -1 : 1))
             .map(([state, n]) => `${state} ${n}`)
             .join(", ");
-        const line = `[${this.label}] ${this.hosts.length} hosts: ${counts}`;
+        const line = `[${this.label}] ${this.hosts.length} ${this.unit}: ${counts}`;
         const changed = line !== this.lastLine;
         const due = force || now - this.lastPrint >= this.heartbeatMs || (changed && now - this.lastPrint >= this.minIntervalMs);
         if (!due) return;
@@ -140,6 +149,6 @@ export class HostTracker {
         ];
         const lines = failing.slice(0, limit).map((f) => `  - ${f.name}: ${f.state}: ${f.error}`);
         if (failing.length > limit) lines.push(`  ... and ${failing.length - limit} more`);
-        return `${this.label}: ${reason}: ${failing.length} of ${this.hosts.length} hosts not ${this.targets.join("/")}:\n${lines.join("\n")}`;
+        return `${this.label}: ${reason}: ${failing.length} of ${this.hosts.length} ${this.unit} not ${this.targets.join("/")}:\n${lines.join("\n")}`;
     }
 }

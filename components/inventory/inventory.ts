@@ -104,14 +104,14 @@ export function hostsBySushy(hosts: readonly Host[], sushyContainers: number): H
     return shares;
 }
 
-export interface Batch {
+export interface Batch<T = Host> {
     readonly index: number;
-    readonly hosts: readonly Host[];
+    readonly hosts: readonly T[];
 }
 
-/** Consecutive batches of `batchSize` hosts; more nodes fill the last batch, then add new ones. */
-export function planBatches(hosts: readonly Host[], batchSize: number): Batch[] {
-    const batches: Batch[] = [];
+/** Consecutive batches of `batchSize` hosts (or clusters); more nodes fill the last batch, then add new ones. */
+export function planBatches<T = Host>(hosts: readonly T[], batchSize: number): Batch<T>[] {
+    const batches: Batch<T>[] = [];
     for (let start = 0; start < hosts.length; start += batchSize) {
         batches.push({ index: batches.length, hosts: hosts.slice(start, start + batchSize) });
     }

@@ -8,7 +8,7 @@ import { LabConfig } from "../config/types";
 import { childName, indexed } from "../naming";
 import { DB_MAX_OVERFLOW, DB_POOL_SIZE } from "./sizing";
 import { imageParts } from "../registry/images";
-import { IPA_KERNEL, IPA_RAMDISK, IpaImageUrls } from "../registry/ipaImages";
+import { IpaImageUrls } from "../registry/ipaImages";
 import { shQuote, shScript } from "../shell";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;

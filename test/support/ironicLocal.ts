@@ -111,6 +111,11 @@ export interface IronicLabOptions {
     install?: boolean;
     /** Keep the state dir (logs) on stop(); also with env IRONIC_LAB_KEEP=1. */
     keepStateDir?: boolean;
+    /**
+     * oslo.config text every ironic-api/conductor reads after the generated config
+     * (start.sh --extra-config), e.g. more enabled interfaces for a failure test.
+     */
+    extraConfig?: string;
 }
 
 export interface IronicConductor {
@@ -154,6 +159,16 @@ export interface IronicRequestOptions {
     timeoutMs?: number;
 }
 
+/** One answer the TLS proxy passed back (what a test can count: a storm, a refusal, a conflict). */
+export interface ServedRequest {
+    readonly method: string;
+    /** Path without the query string. */
+    readonly path: string;
+    readonly status: number;
+    /** Epoch milliseconds of the answer. */
+    readonly at: number;
+}
+
 export interface IronicLab {
     stateDir: string;
     /** One API URL per pod: https (proxy) when tls, else http. */
@@ -190,6 +205,8 @@ export interface IronicLab {
     logTail(name: string, lines?: number): string;
     /** Requests each pod's HTTPS endpoint served so far (pod order; empty without tls). */
     requestsServedOverTls(): number[];
+    /** Every answer the HTTPS endpoints gave so far, oldest first (empty without tls). */
+    servedOverTls(): ServedRequest[];
     stop(opts?: { wipe?: boolean }): Promise<void>;
 }
 
@@ -352,7 +369,7 @@ function rawRequest(
 // ------------------------------------------------------------ TLS proxy
 
 /** An HTTPS proxy that counts the requests it served, so tests can see how a client spread its calls. */
-type CountingServer = https.Server & { requestsServed: number };
+type CountingServer = https.Server & { requestsServed: number; served: ServedRequest[] };
 
 function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: number, key: string, cert: string): Promise<CountingServer> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -362,6 +379,7 @@ function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: num
         const up = http.request(
             { host: listenHost, port: upstreamPort, method: req.method, path: req.url, headers, agent },
             (ur) => {
+                server.served.push({ method: req.method ?? "", path: (req.url ?? "").split("?")[0], status: ur.statusCode ?? 502, at: Date.now() });
                 res.writeHead(ur.statusCode ?? 502, ur.headers);
                 ur.pipe(res);
             },
@@ -371,7 +389,7 @@ function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: num
             res.end(JSON.stringify({ error: `ironic-local TLS proxy: upstream ${listenHost}:${upstreamPort}: ${e.message}` }));
         });
         req.pipe(up);
-    }), { requestsServed: 0 });
+    }), { requestsServed: 0, served: [] as ServedRequest[] });
     server.on("close", () => agent.destroy());
     return new Promise((resolve, reject) => {
         server.once("error", reject);
@@ -448,6 +466,11 @@ export async function startIronicLab(opts: IronicLabOptions): Promise<IronicLab>
         "--api-workers", String(opts.apiWorkers ?? 1),
         ...(opts.tls ? ["--tls"] : []),
     ];
+    if (opts.extraConfig !== undefined) {
+        const extra = path.join(stateDir, "extra-config.conf");
+        fs.writeFileSync(extra, opts.extraConfig, { mode: 0o600 });
+        args.push("--extra-config", extra);
+    }
     try {
         await runScript(args, 180_000);
     } catch (e) {
@@ -699,6 +722,9 @@ function makeLab(p: LabParts): IronicLab {
 
         requestsServedOverTls() {
             return p.servers.map((server) => server.requestsServed);
+        },
+        servedOverTls() {
+            return p.servers.flatMap((server) => server.served).sort((a, b) => a.at - b.at);
         },
         logTail(name, lines = 25) {
             return tailFile(path.join(p.stateDir, "log", `${name}.log`), lines);

@@ -42,6 +42,14 @@
  *   (unless it was still registering/unmanaged) then `deleting`, each for its
  *   delay, then its Secret finalizer and host finalizer are removed and the
  *   server deletes it. Deletion works from error states too.
+ * - Image provisioning (BMO v0.13.2, see ./simulated/bmhProvisioning.ts): an
+ *   `available` host with spec.online and a spec.image.url goes
+ *   `provisioning` -> `provisioned` (status.provisioning.image = spec.image,
+ *   poweredOn true, operationHistory.provision); removing or changing the
+ *   image goes `deprovisioning` -> `available` (status.provisioning.image
+ *   cleared, powered off). A missing checksum or unknown checksumType is a
+ *   `provisioning error` (then deprovisioning; retried only when spec.image
+ *   changes). Deleting a provisioned host deprovisions it first.
  * - Spec changes: a new bmc.address / credentialsName / Secret content on a
  *   registered host makes BMO re-register it. Real BMO stays in its state
  *   ("We will not return to the Registering state") — that is the default
@@ -54,9 +62,9 @@
  *   (`errorRetryMs` > 0 retries with backoff and bumps errorCount each time).
  *
  * SIMPLIFIED / NOT MODELLED:
- * - No Ironic: IDs, hardware details and timings are synthetic. No
- *   provisioning/deprovisioning of images (hosts end in `available`),
- *   no HardwareData/PreprovisioningImage/HostFirmwareSettings objects, no
+ * - No Ironic: IDs, hardware details and timings are synthetic. Images are
+ *   not written anywhere (only their checksum fields are checked), no
+ *   PROVISIONING_LIMIT for (de)provisioning, no customDeploy, no HardwareData/PreprovisioningImage/HostFirmwareSettings objects, no
  *   conditions, no detached/externallyProvisioned/servicing flows, no
  *   webhook validation, no Events.
  * - BMO only watches labelled Secrets; this simulator reacts to every Secret
@@ -65,6 +73,7 @@
  *   per host), not through a rate-limited work queue.
  */
 import { KubeApiTestServer, KubeStore, KObj, KubeApiError, StoreEvent, k8sTime } from './kubeApiServer';
+import { imageChecksumError, needsProvisioning, provisionedImage, provisioningCancelled } from './simulated/bmhProvisioning';
 
 export const BMH_FINALIZER = 'baremetalhost.metal3.io';
 export const SECRET_FINALIZER = 'baremetalhost.metal3.io/secret';
@@ -78,6 +87,9 @@ export type BmhState =
     | 'inspecting'
     | 'preparing'
     | 'available'
+    | 'provisioning'
+    | 'provisioned'
+    | 'deprovisioning'
     | 'powering off before delete'
     | 'deleting';
 
@@ -95,8 +107,12 @@ export interface BmoDelays {
     registering: number;
     inspecting: number;
     preparing: number;
-    /** applying spec.online changes to an available host */
+    /** applying spec.online changes to an available or provisioned host */
     power: number;
+    /** provisioning -> provisioned (image written, host booted) */
+    provisioning: number;
+    /** deprovisioning -> available (cleaning) */
+    deprovisioning: number;
     poweringOffBeforeDelete: number;
     deleting: number;
 }
@@ -151,6 +167,8 @@ const DEFAULT_DELAYS: BmoDelays = {
     inspecting: 40,
     preparing: 20,
     power: 10,
+    provisioning: 40,
+    deprovisioning: 30,
     poweringOffBeforeDelete: 10,
     deleting: 20,
 };
@@ -172,6 +190,8 @@ interface Track {
     retries: number;
     /** what the host was last registered with */
     registered?: string;
+    /** spec.image (JSON) whose provisioning failed: not retried until spec.image changes */
+    failedImage?: string;
     credsKey?: string;
 }
 
@@ -508,7 +528,8 @@ export class SimulatedBmo {
                 deprovision: { start: null, end: null },
             };
             const hist = st.operationHistory;
-            const op = (s: string) => (s === 'registering' ? 'register' : s === 'inspecting' ? 'inspect' : undefined);
+            const ops: Record<string, string> = { registering: 'register', inspecting: 'inspect', provisioning: 'provision', deprovisioning: 'deprovision' };
+            const op = (s: string) => ops[s];
             const endOp = op(from);
             if (endOp && hist[endOp]) hist[endOp].end = now;
             const beginOp = op(state);
@@ -707,19 +728,85 @@ export class SimulatedBmo {
                     });
                     return;
                 }
-                const online = host.spec?.online === true;
-                if (st.poweredOn !== online) {
-                    this.schedule(t, 'power', this.delayFor(t, 'power', this.delays.power), () => {
-                        const h = this.store.peek(BMH, ns, name);
-                        if (!h || h.metadata.deletionTimestamp) return;
-                        this.writeStatus(ns, name, (s) => (s.poweredOn = h.spec?.online === true));
+                if (needsProvisioning(host) && t.failedImage !== JSON.stringify(host.spec.image)) {
+                    // handleAvailable -> actionManageAvailable: NeedsProvisioning() clears the error and moves on
+                    this.setState(t, host, 'provisioning', (s) => {
+                        s.operationalStatus = 'OK';
+                        delete s.errorType;
+                        s.errorMessage = '';
                     });
+                    return;
                 }
+                if (!needsProvisioning(host)) t.failedImage = undefined;
+                this.syncPower(t, host);
                 return;
             }
+            case 'provisioning': {
+                // handleProvisioning: an error or a cancelled image sends the host to deprovisioning
+                if (st.errorType || provisioningCancelled(host)) {
+                    this.setState(t, host, 'deprovisioning');
+                    return;
+                }
+                this.schedule(t, 'provisioning', this.delayFor(t, 'provisioning', this.delays.provisioning), () => {
+                    const h = this.store.peek(BMH, ns, name);
+                    if (!h || h.metadata.deletionTimestamp || h.status?.provisioning?.state !== 'provisioning') return;
+                    if (provisioningCancelled(h)) return; // re-queued: goes deprovisioning
+                    if (this.failIfRuled(t, h, 'provisioning')) return;
+                    const err = imageChecksumError(h.spec?.image);
+                    if (err) {
+                        t.failedImage = JSON.stringify(h.spec.image);
+                        this.setError(t, 'provisioning error', err, true);
+                        return;
+                    }
+                    // actionProvisioning: the deployed image is recorded in status.provisioning.image
+                    this.setState(t, h, 'provisioned', (s) => {
+                        s.provisioning.image = provisionedImage(h);
+                        s.poweredOn = true;
+                        s.operationalStatus = 'OK';
+                        s.errorCount = 0;
+                    });
+                });
+                return;
+            }
+            case 'provisioned':
+                // handleProvisioned: removing or changing the image deprovisions; otherwise power follows spec.online
+                if (provisioningCancelled(host)) {
+                    this.setState(t, host, 'deprovisioning');
+                    return;
+                }
+                this.syncPower(t, host);
+                return;
+            case 'deprovisioning':
+                this.schedule(t, 'deprovisioning', this.delayFor(t, 'deprovisioning', this.delays.deprovisioning), () => {
+                    const h = this.store.peek(BMH, ns, name);
+                    if (!h || h.metadata.deletionTimestamp || h.status?.provisioning?.state !== 'deprovisioning') return;
+                    if (this.failIfRuled(t, h, 'deprovisioning')) return;
+                    // actionDeprovisioning clears status.provisioning.image; cleaning leaves the host off
+                    this.setState(t, h, 'available', (s) => {
+                        s.provisioning.image = { url: '' };
+                        s.poweredOn = false;
+                        s.operationalStatus = 'OK';
+                        delete s.errorType;
+                        s.errorMessage = '';
+                        s.errorCount = 0;
+                    });
+                });
+                return;
             default:
                 return;
         }
+    }
+
+    /** manageHostPower: status.poweredOn follows spec.online after the power delay. */
+    private syncPower(t: Track, host: KObj): void {
+        const { ns, name } = t;
+        const online = host.spec?.online === true;
+        if ((host.status?.poweredOn ?? false) === online) return;
+        this.schedule(t, 'power', this.delayFor(t, 'power', this.delays.power), () => {
+            const h = this.store.peek(BMH, ns, name);
+            if (!h || h.metadata.deletionTimestamp) return;
+            this.writeStatus(ns, name, (s) => (s.poweredOn = h.spec?.online === true));
+        });
     }
 
     private reconcileDelete(t: Track, host: KObj): void {
@@ -734,8 +821,22 @@ export class SimulatedBmo {
         this.failed.delete(t.key);
         this.delayed.delete(t.key);
         const state: BmhState = host.status?.provisioning?.state ?? '';
+        if (state === 'deprovisioning') {
+            // handleDeprovisioning with a deletionTimestamp: done -> powering off before delete
+            this.schedule(t, 'delete:deprovisioning', this.delayFor(t, 'deprovisioning', this.delays.deprovisioning), () => {
+                const h = this.store.peek(BMH, t.ns, t.name);
+                if (!h) return;
+                this.setState(t, h, 'powering off before delete', (s) => (s.provisioning.image = { url: '' }));
+            });
+            return;
+        }
         if (state !== 'deleting' && state !== 'powering off before delete') {
-            const next: BmhState = ['', 'registering', 'unmanaged'].includes(state) ? 'deleting' : 'powering off before delete';
+            // checkInitiateDelete (BMO v0.13.2 host_state_machine.go): provisioned hosts deprovision first
+            const next: BmhState = ['', 'registering', 'unmanaged'].includes(state)
+                ? 'deleting'
+                : ['provisioning', 'provisioned'].includes(state)
+                  ? 'deprovisioning'
+                  : 'powering off before delete';
             this.setState(t, host, next);
             return;
         }
@@ -788,6 +889,8 @@ export class SimulatedBmo {
             registering: 'registration error',
             inspecting: 'inspection error',
             preparing: 'preparation error',
+            provisioning: 'provisioning error',
+            deprovisioning: 'provisioning error',
         };
         const errorType = rule.failure.errorType ?? defaults[state] ?? 'power management error';
         const message = rule.failure.errorMessage ?? `simulated ${errorType} for ${host.metadata.name}`;
