@@ -41,7 +41,7 @@ if has virsh; then
   if virsh -c qemu:///system version >/dev/null 2>&1; then
     ok "libvirt daemon" "qemu:///system reachable"
     if virsh -c qemu:///system net-info default >/dev/null 2>&1; then
-      ok "libvirt default net" "minikube's kvm2 driver puts eth0 on it"
+      ok "libvirt default net" "minikube's kvm2 driver puts its second NIC (eth1) on it"
     else
       miss "libvirt default net" "minikube kvm2 needs the libvirt network 'default': sudo virsh net-define /usr/share/libvirt/networks/default.xml && sudo virsh net-autostart default && sudo virsh net-start default"
     fi
@@ -74,11 +74,15 @@ else
   miss "kubectl" "install kubectl: https://kubernetes.io/docs/tasks/tools/"
 fi
 
-if has clusterctl; then
-  ok "clusterctl" "$(first_line clusterctl version)"
-else
-  miss "clusterctl" "install clusterctl: https://cluster-api.sigs.k8s.io/user/quick-start#install-clusterctl"
-fi
+# capi mode downloads clusterctl at the pinned CAPI release itself and verifies it against the
+# SHA-256 digest GitHub publishes for the release asset: it needs curl, sha256sum and node.
+for tool in curl sha256sum node; do
+  if has "$tool"; then
+    ok "$tool" "$(first_line "$tool" --version)"
+  else
+    miss "$tool" "needed to fetch and verify clusterctl (capi mode): install $tool"
+  fi
+done
 
 if has pulumi; then
   ok "pulumi" "$(first_line pulumi version)"
