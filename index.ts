@@ -5,6 +5,7 @@ import { deployClusterSide } from "./components/capi/clusterSide";
 import { ManagementCluster } from "./components/cluster/managementCluster";
 import { loadLabConfig } from "./components/config/load";
 import { readRawConfig } from "./components/config/read";
+import { WorkloadClusters } from "./components/clusters/workloadClusters";
 import { HostEnrollment } from "./components/enroll/hostEnrollment";
 import { FakeIpa } from "./components/fleet/fakeIpa";
 import { SushyFleet } from "./components/fleet/sushyFleet";
@@ -25,7 +26,7 @@ export = async () => {
     const cluster = new ManagementCluster("management", { config, registryAddress: registry.address, dependsOn: [network, registry] });
 
     // Ironic always; BMO in bmo/capi modes; CAPI providers and FKAS in capi mode.
-    const { ironic, bmo } = deployClusterSide({
+    const { ironic, bmo, clusterApi, fakeApiServer } = deployClusterSide({
         config,
         provider: cluster.provider,
         images: registry.images,
@@ -51,11 +52,26 @@ export = async () => {
         dependsOn: [bmo ?? ironic, sushy, fakeIpa, ipa.server],
     });
 
+    // capi mode: `clusters` workload clusters on FKAS, after every host batch.
+    const workload =
+        clusterApi && fakeApiServer && bmo
+            ? new WorkloadClusters("clusters", {
+                  config,
+                  hosts,
+                  kubernetes: { kubeconfig: cluster.kubeconfig, namespace: bmo.hostsNamespace },
+                  fkasUrl: fakeApiServer.url,
+                  hostBatches: enrollment.batches,
+                  dependsOn: [clusterApi, fakeApiServer, ipa.server],
+              })
+            : undefined;
+
     return {
         mode: config.mode,
         hostCount: hosts.length,
         batches: enrollment.batches.length,
         readyHosts: enrollment.readyHosts,
+        clusterBatches: workload?.batches.length ?? 0,
+        readyClusters: workload?.readyClusters ?? 0,
         ironicEndpoints: ironic.endpoints,
         registryUrl: registry.address,
         bmcEndpoints: sushy.endpoints,

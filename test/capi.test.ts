@@ -5,22 +5,18 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
+import { fkasRules } from "../components/capi/fkas";
 import {
     CLUSTERCTL_ENV,
     CLUSTERCTL_IMAGES,
     CLUSTERCTL_PROVIDERS,
     ClusterctlImage,
-    FKAS_CONTAINER_PORT,
     METAL3_IPAM_REPOSITORY,
     clusterctlConfig,
     clusterctlKnowsMetal3Ipam,
     clusterctlProviderFlags,
     clusterctlScripts,
     clusterctlVersions,
-    fkasClusterRoleRules,
-    fkasPodNames,
-    fkasProxyPath,
-    fkasStatefulSetSpec,
 } from "../components/capi/render";
 import * as k8s from "@pulumi/kubernetes";
 import { ClusterApi } from "../components/capi/clusterApi";
@@ -291,29 +287,6 @@ describe("clusterctl scripts against a fake management cluster", () => {
     });
 });
 
-describe("FKAS rendering", () => {
-    it("runs FKAS and its reconciler from one image, stable replica names, RBAC to read hosts/machines/secrets", () => {
-        const spec = fkasStatefulSetSpec({ instance: "fkas", image: "reg/metal3-fkas:v1", replicas: 3, serviceName: "fkas", serviceAccountName: "fkas" }) as any;
-        assert.equal(spec.replicas, 3);
-        assert.equal(spec.podManagementPolicy, "Parallel");
-        const [fkas, reconciler] = spec.template.spec.containers;
-        assert.equal(fkas.image, "reg/metal3-fkas:v1");
-        assert.equal(reconciler.image, "reg/metal3-fkas:v1");
-        assert.deepEqual(reconciler.command, ["/reconciler"]);
-        assert.equal(fkas.ports[0].containerPort, FKAS_CONTAINER_PORT);
-        assert.deepEqual(fkas.env[0], { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
-        assert.deepEqual(fkasPodNames("fkas", 3), ["fkas-0", "fkas-1", "fkas-2"]);
-        assert.equal(fkasProxyPath("fkas-system", "fkas-1", 3333, "register"), "/api/v1/namespaces/fkas-system/pods/fkas-1:3333/proxy/register");
-        const rules = fkasClusterRoleRules();
-        const can = (group: string, resource: string, verb: string) => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
-        assert.ok(can("metal3.io", "baremetalhosts", "watch"));
-        assert.ok(can("infrastructure.cluster.x-k8s.io", "metal3machines", "list"));
-        assert.ok(can("cluster.x-k8s.io", "machines", "watch"));
-        assert.ok(can("", "secrets", "get") && !can("", "secrets", "update"));
-        assert.throws(() => fkasStatefulSetSpec({ instance: "fkas", image: "i", replicas: 0, serviceName: "s", serviceAccountName: "a" }));
-    });
-});
-
 for (const stack of ["dev", "scale1000"]) {
     for (const mode of ["ironic", "bmo", "capi"] as const) {
         describe(`ClusterApi and FakeApiServer: ${stack} stack, ${mode} mode`, () => {
@@ -354,18 +327,19 @@ for (const stack of ["dev", "scale1000"]) {
 
             });
 
-            it("runs fakeApiServers FKAS replicas from the local registry, after the CAPI providers", async () => {
-                const sts = byName(run, STATEFULSET, "fkas-statefulset");
-                assert.equal(sts.inputs.spec.replicas, run.config.fakeApiServers);
-                assert.deepEqual(new Set(workloadImages(sts)), new Set([run.images.fkas]));
-                assert.ok(sts.dependencies.includes(byName(run, COMMAND, "capi-clusterctl").urn));
-                assert.equal(sts.inputs.metadata.namespace, run.config.namespaces.fkas);
-                assert.equal(run.side.fakeApiServer!.podNames.length, run.config.fakeApiServers);
+            it("runs one FKAS on the host network from the local registry, after the CAPI providers", async () => {
+                const fkas = byName(run, DEPLOYMENT, "fkas-deployment");
+                assert.equal(fkas.inputs.spec.replicas, 1);
+                assert.equal(fkas.inputs.spec.template.spec.hostNetwork, true);
+                assert.deepEqual(new Set(workloadImages(fkas)), new Set([run.images.fkas]));
+                assert.ok(fkas.dependencies.includes(byName(run, COMMAND, "capi-clusterctl").urn));
+                assert.equal(fkas.inputs.metadata.namespace, run.config.namespaces.fkas);
+                assert.equal(run.side.fakeApiServer!.url, `http://${run.config.network.conductorIps[0]}:3333`, "registered at the first conductor IP, as CAPM3's e2e does");
                 const role = byName(run, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "fkas-role");
-                assert.ok(role.inputs.rules.length >= 4);
+                assert.deepEqual(role.inputs.rules, fkasRules());
                 const binding = byName(run, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "fkas-rolebinding");
                 assert.equal(binding.inputs.subjects[0].namespace, run.config.namespaces.fkas);
-                assert.equal(run.providers.get(`${STATEFULSET}::fkas-statefulset`), "management");
+                assert.equal(run.providers.get(`${DEPLOYMENT}::fkas-deployment`), "management");
                 assert.equal(await new Promise((r) => pulumi.output(run.side.fakeApiServer!.namespace).apply(r)), run.config.namespaces.fkas);
             });
         });
@@ -389,13 +363,5 @@ describe("ClusterApi resource options", () => {
             { stack: "dev", config: stackConfig("dev", { mode: "capi" }) },
         );
         assert.equal(options?.deleteBeforeReplace, true);
-    });
-});
-
-describe("FKAS replicas follow config", () => {
-    it("runs the configured number of replicas with stable names", async () => {
-        const run = await runClusterSide("dev", { mode: "capi", clusters: 5, fakeApiServers: 3 });
-        assert.equal(byName(run, STATEFULSET, "fkas-statefulset").inputs.spec.replicas, 3);
-        assert.deepEqual(run.side.fakeApiServer!.podNames, ["fkas-0", "fkas-1", "fkas-2"]);
     });
 });

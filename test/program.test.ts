@@ -41,6 +41,8 @@ describe("the lab program under mocks", function () {
                     assert.equal(counts["metal3-scale-lab:bmo:Bmo"] ?? 0, mode === "ironic" ? 0 : 1);
                     assert.equal(counts["metal3-scale-lab:capi:ClusterApi"] ?? 0, mode === "capi" ? 1 : 0);
                     assert.equal(counts["metal3-scale-lab:capi:FakeApiServer"] ?? 0, mode === "capi" ? 1 : 0);
+                    assert.equal(counts["pulumi-nodejs:dynamic/clusters:WorkloadClusterBatch"] ?? 0, mode === "capi" ? Math.ceil(cfg.clusters / cfg.batchSize) : 0);
+                    assert.equal(run.outputs.clusterBatches, mode === "capi" ? Math.ceil(cfg.clusters / cfg.batchSize) : 0);
                     // The stack stays small: resources grow with batches and containers, not with hosts.
                     assert.ok(run.resources.length < 120 + batches + cfg.sushyContainers + cfg.fakeIpaContainers + 4 * cfg.conductors, `${run.resources.length} resources`);
                 });
@@ -149,13 +151,16 @@ describe("the lab program under mocks", function () {
             assert.deepEqual(d.removed, []);
         });
 
-        it("mode bmo -> capi only adds the CAPI providers and the fake API servers", async () => {
-            const d = await diff({ mode: "bmo" }, { mode: "capi" });
-            assert.deepEqual(d.changed, []);
+        it("mode bmo -> capi only adds the CAPI providers, FKAS, the cluster batches and the node image", async () => {
+            const d = await diff({ mode: "bmo" }, { mode: "capi", clusters: 5 });
+            // The image server is healthy only once it also serves the node image.
+            assert.deepEqual(d.changed, ["metal3-scale-lab:registry:IpaCache$command:local:Command::ipa-server"]);
             assert.deepEqual(d.removed, []);
             assert.ok(d.added.some((u) => u.endsWith("Command::capi-clusterctl")));
             assert.ok(d.added.some((u) => u.includes("FakeApiServer$kubernetes:apps/v1:")));
-            assert.ok(d.added.every((u) => /capi|fkas/.test(u)), d.added.join("\n"));
+            assert.ok(d.added.some((u) => u.endsWith("Command::ipa-node-image")));
+            assert.ok(d.added.some((u) => u.endsWith("WorkloadClusterBatch::clusters-batch-000")));
+            assert.ok(d.added.every((u) => /capi|fkas|clusters|ipa-node-image/.test(u)), d.added.join("\n"));
         });
     });
 });

@@ -9,8 +9,9 @@ import * as path from "path";
 import { ImageName } from "../components/config/types";
 import { containerCreateScript } from "../components/fleet/containerCommand";
 import { localImageRef, mirrorPlan, parseImageRef } from "../components/registry/images";
-import { downloaderSpec, IPA_CACHE_DIR, IpaCache, serverHealthCmd, serverSpec } from "../components/registry/ipaCache";
-import { ipaImageUrls } from "../components/registry/ipaImages";
+import { downloaderSpec, IPA_CACHE_DIR, IpaCache, nodeImageSpec, serverHealthCmd, serverSpec } from "../components/registry/ipaCache";
+import { ipaImageUrls, NODE_IMAGE } from "../components/registry/ipaImages";
+import { nodeImage } from "../components/clusters/plan";
 import { LocalRegistry, mirrorCreateCommand, mirrorDeleteCommand, pullCreateCommand, pullDeleteCommand } from "../components/registry/localRegistry";
 import { fakeDocker, FakeDocker } from "./support/fakeDocker";
 import { plainStrings, runProgram, stackConfig, labConfig } from "./support/mockProgram";
@@ -227,6 +228,34 @@ describe("IpaCache", () => {
             server.kill();
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+
+    it("capi mode writes the placeholder node image and its checksum file once, and the server waits for it", () => {
+        const capi = labConfig("dev", { mode: "capi", clusters: 2 });
+        const spec = nodeImageSpec(capi, "img", capi.dockerHosts[0]);
+        assert.strictEqual(spec.run.kind, "once");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-image-"));
+        try {
+            const script = spec.args![1].replace(/\/shared\//g, `${dir}/`);
+            const images = path.join(dir, "html/images");
+            assert.strictEqual(spawnSync(spec.entrypoint!, ["-c", script]).status, 0);
+            const file = path.join(images, NODE_IMAGE.file);
+            assert.strictEqual(fs.statSync(file).size, NODE_IMAGE.bytes);
+            // The checksum file verifies with sha256sum -c, as Ironic reads "<hash>  <file>" lines.
+            assert.strictEqual(spawnSync("sha256sum", ["-c", `${NODE_IMAGE.file}.sha256sum`], { cwd: images }).status, 0);
+            const mtime = fs.statSync(file).mtimeMs;
+            assert.strictEqual(spawnSync(spec.entrypoint!, ["-c", script]).status, 0);
+            assert.strictEqual(fs.statSync(file).mtimeMs, mtime, "a second run keeps the cached image");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        // The URLs the clusters are given are the files written here, and the server is healthy only once they answer.
+        const urls = ipaImageUrls(capi);
+        assert.strictEqual(nodeImage(capi).url, `${urls.base}/${NODE_IMAGE.file}`);
+        assert.strictEqual(nodeImage(capi).checksum, `${urls.base}/${NODE_IMAGE.file}.sha256sum`);
+        const server = serverSpec(capi, "img", capi.dockerHosts[0]);
+        assert.ok(server.run.kind === "service" && server.run.healthCmd.includes(nodeImage(capi).url));
+        assert.ok(!(serverSpec(cfg, "img", host).run as { healthCmd: string }).healthCmd.includes(NODE_IMAGE.file), "no node image outside capi mode");
     });
 
     it("runs the download, then the server, on the lab host (mocks)", async () => {

@@ -1,12 +1,14 @@
-// FakeApiServer: FKAS (Metal3's fake Kubernetes API server) replicas serving the
-// workload clusters' API servers with in-memory etcd, plus its RBAC.
+// FakeApiServer: FKAS (Metal3's fake Kubernetes API server) serving every
+// workload cluster's API server with in-memory etcd, plus its RBAC. One
+// instance on the host network, as upstream's scalability e2e runs it
+// (components/capi/fkas.ts says why).
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "../config/types";
 import { childName, typeToken } from "../naming";
 import { LabImages } from "../ironic/ironicCluster";
 import { k8sName, labels } from "../ironic/render";
-import { FKAS_CONTAINER_PORT, fkasClusterRoleRules, fkasPodNames, fkasProxyPath, fkasStatefulSetSpec } from "./render";
+import { fkasDeploymentSpec, fkasRules, fkasUrl } from "./fkas";
 
 export interface FakeApiServerArgs {
     readonly config: LabConfig;
@@ -21,13 +23,13 @@ export interface FakeApiServerArgs {
 
 export class FakeApiServer extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
-    /** Service in front of the replicas (config.ports.fkas -> 3333). */
-    public readonly serviceName: pulumi.Output<string>;
-    /** Stable replica pod names (`<name>-0` ...). */
-    public readonly podNames: string[];
-    /** Per replica: API-server proxy path of its /register endpoint. */
-    public readonly registerPaths: string[];
-    public readonly statefulSet: k8s.apps.v1.StatefulSet;
+    /**
+     * Where clusters register (`POST <url>/register`): the first conductor IP,
+     * which the node carries on its provisioning bridge and the lab host reaches
+     * (CAPM3's e2e registers at http://172.22.0.2:3333 the same way).
+     */
+    public readonly url: string;
+    public readonly deployment: k8s.apps.v1.Deployment;
 
     constructor(name: string, args: FakeApiServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("capi", "FakeApiServer"), name, {}, opts);
@@ -47,7 +49,7 @@ export class FakeApiServer extends pulumi.ComponentResource {
         const serviceAccount = new k8s.core.v1.ServiceAccount(childName(name, "service-account"), { metadata: meta(objectName, "rbac") }, k);
         const role = new k8s.rbac.v1.ClusterRole(
             childName(name, "role"),
-            { metadata: { name: k8sName(childName(name, "role")), labels: labels(name, "rbac") }, rules: fkasClusterRoleRules() },
+            { metadata: { name: k8sName(childName(name, "role")), labels: labels(name, "rbac") }, rules: fkasRules() },
             k,
         );
         const binding = new k8s.rbac.v1.ClusterRoleBinding(
@@ -59,38 +61,15 @@ export class FakeApiServer extends pulumi.ComponentResource {
             },
             k,
         );
-        const service = new k8s.core.v1.Service(
-            childName(name, "service"),
+        this.deployment = new k8s.apps.v1.Deployment(
+            childName(name, "deployment"),
             {
                 metadata: meta(objectName, "fkas"),
-                spec: {
-                    // Headless: the StatefulSet's governing Service; each replica keeps its own state.
-                    clusterIP: "None",
-                    selector: labels(name, "fkas"),
-                    ports: [{ name: "fkas", port: config.ports.fkas, targetPort: FKAS_CONTAINER_PORT }],
-                },
-            },
-            k,
-        );
-        this.serviceName = service.metadata.name;
-
-        this.statefulSet = new k8s.apps.v1.StatefulSet(
-            childName(name, "statefulset"),
-            {
-                metadata: meta(objectName, "fkas"),
-                spec: fkasStatefulSetSpec({
-                    instance: name,
-                    image: images.fkas,
-                    replicas: config.fakeApiServers,
-                    serviceName: service.metadata.name,
-                    serviceAccountName: serviceAccount.metadata.name,
-                }),
+                spec: fkasDeploymentSpec({ instance: name, image: images.fkas, serviceAccountName: serviceAccount.metadata.name }),
             },
             { ...k, dependsOn: [binding, ...(args.dependsOn ?? [])] },
         );
-        this.podNames = fkasPodNames(objectName, config.fakeApiServers);
-        this.registerPaths = this.podNames.map((pod) => fkasProxyPath(config.namespaces.fkas, pod, FKAS_CONTAINER_PORT, "register"));
-
-        this.registerOutputs({ namespace: this.namespace, serviceName: this.serviceName, podNames: this.podNames, registerPaths: this.registerPaths });
+        this.url = fkasUrl(config.network.conductorIps[0]);
+        this.registerOutputs({ namespace: this.namespace, url: this.url });
     }
 }

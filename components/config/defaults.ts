@@ -18,6 +18,8 @@ export const SCALAR_DEFAULTS = {
     clusters: 0,
     fakeApiServers: 0,
     workersPerCluster: 0,
+    // The version CAPM3's scalability e2e deploys on FKAS (CAPM3 test/e2e/scalability_test.go: EnsureImage("v1.34.1")).
+    workloadKubernetesVersion: "v1.34.1",
     bmoConcurrency: 0,
     provisioningLimit: 0,
     fakeIpaMinBootSeconds: 20,

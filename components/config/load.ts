@@ -25,6 +25,7 @@ import {
 import { cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, usableRange } from "../network/ipv4";
 import { bmoCrdUrls } from "../bmo/render";
 import { CLUSTERCTL_IMAGES, CLUSTERCTL_PROVIDERS } from "../capi/render";
+import { FKAS_PORT } from "../capi/fkas";
 import { mirrorCollisions, parseImageRef, releaseVersion } from "../registry/images";
 import { imageCompatibility, isImmutablePin, managementKubernetesProblem } from "./compatibility";
 
@@ -361,6 +362,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const clusters = top.int("clusters", d.clusters, 0, MAX_NODES);
     const fakeApiServersRaw = top.int("fakeApiServers", d.fakeApiServers, 0, 100, " (0 = one in capi mode)");
     const workersPerCluster = top.int("workersPerCluster", d.workersPerCluster, 0, 10);
+    const workloadKubernetesVersion = top.string("workloadKubernetesVersion", d.workloadKubernetesVersion, /^v1\.\d+\.\d+$/, "be a Kubernetes version like v1.34.1") ?? d.workloadKubernetesVersion;
     const bmoConcurrency = top.int("bmoConcurrency", d.bmoConcurrency, 0, 200, " (0 = derived from nodes)");
     const provisioningLimit = top.int("provisioningLimit", d.provisioningLimit, 0, 5000, " (0 = derived from batchSize)");
     const minBoot = top.int("fakeIpaMinBootSeconds", d.fakeIpaMinBootSeconds, 1, 3600);
@@ -376,6 +378,10 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
         for (const [key, value] of [["clusters", clusters], ["workersPerCluster", workersPerCluster], ["fakeApiServers", fakeApiServersRaw]] as const) {
             if (value > 0) top.problem(key, value, `be 0 unless mode is capi (mode is ${mode})`);
         }
+        // Pulumi passes Pulumi.yaml's declared defaults as config too: only a changed value is the user's.
+        if (workloadKubernetesVersion !== d.workloadKubernetesVersion) {
+            top.problem("workloadKubernetesVersion", workloadKubernetesVersion, `keep its default (${d.workloadKubernetesVersion}) unless mode is capi (mode is ${mode}): only workload clusters read it`);
+        }
     }
     // FKAS's reconciler sidecar calls only its own localhost:3333/updateNode and FKAS's maps have no lock
     // (CAPM3 hack/fake-apiserver); upstream's scalability e2e runs one replica (test/e2e/data/fkas/resources.yaml).
@@ -387,6 +393,8 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const network = readNetwork(issues, top, conductors);
     const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers);
     const images = readImages(issues, top, mode);
+    // FKAS listens on :3333, hard-coded (CAPM3 hack/fake-apiserver/cmd/metal3-fkas/main.go), and runs on the host network.
+    if (mode === "capi" && ports.fkas !== FKAS_PORT) issues.push({ key: `${PROJECT}:ports.fkas`, value: ports.fkas, allowed: `be ${FKAS_PORT}: FKAS listens on that port, hard-coded upstream` });
     const kubernetesProblem = mode === "capi" ? managementKubernetesProblem(images, managementCluster.kubernetesVersion) : undefined;
     if (kubernetesProblem) issues.push({ key: `${PROJECT}:managementCluster.kubernetesVersion`, value: managementCluster.kubernetesVersion, allowed: kubernetesProblem });
     const dockerHosts = readDockerHosts(issues, top, network.baremetalHostIp);
@@ -420,6 +428,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
         clusters,
         fakeApiServers,
         workersPerCluster,
+        workloadKubernetesVersion,
         managementCluster,
         network,
         ports,

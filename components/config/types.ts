@@ -138,6 +138,8 @@ export interface LabConfig {
     readonly fakeApiServers: number;
     /** Worker machines per workload cluster (a MachineDeployment), besides its one control-plane machine. */
     readonly workersPerCluster: number;
+    /** Kubernetes version of the workload clusters (KubeadmControlPlane, MachineDeployment). */
+    readonly workloadKubernetesVersion: string;
     readonly managementCluster: ManagementClusterConfig;
     readonly network: NetworkConfig;
     readonly ports: PortsConfig;

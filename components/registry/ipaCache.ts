@@ -1,6 +1,7 @@
-// The IPA kernel/ramdisk, cached on the lab host and served over HTTP at
-// ipaImageUrls(cfg), the way metal3-dev-env keeps them in IRONIC_DATA_DIR and
-// serves them from its httpd-infra container.
+// The IPA kernel/ramdisk (and in capi mode the placeholder node image), cached
+// on the lab host and served over HTTP at ipaImageUrls(cfg), the way
+// metal3-dev-env keeps them in IRONIC_DATA_DIR and serves them from its
+// httpd-infra container.
 //
 // ironic-ipa-downloader runs once against IPA_CACHE_DIR (bind-mounted as its
 // SHARED_DIR). The directory lives on the lab host, outside minikube's tmpfs,
@@ -14,7 +15,7 @@ import { ContainerSpec, labContainer } from "../fleet/containerCommand";
 import { labDockerHost, labLabels, stackLabel } from "../fleet/containers";
 import { childName, typeToken } from "../naming";
 import { shQuote } from "../shell";
-import { IPA_KERNEL, IPA_RAMDISK, ipaImageUrls, IpaImageUrls } from "./ipaImages";
+import { IPA_KERNEL, IPA_RAMDISK, ipaImageUrls, IpaImageUrls, NODE_IMAGE } from "./ipaImages";
 
 /** On the lab host; kept by `pulumi destroy`, shared by every stack on the host. */
 export const IPA_CACHE_DIR = "/var/lib/metal3-scale-lab/ipa-cache";
@@ -25,7 +26,7 @@ export const SERVER_PYTHON = "python3.12";
 /** Bound on the server's start, in seconds (the files exist by then). */
 export const IPA_SERVER_WAIT_SECONDS = 60;
 
-type Inputs = Pick<LabConfig, "project" | "stack" | "slug" | "network" | "ports" | "dockerHosts">;
+type Inputs = Pick<LabConfig, "project" | "stack" | "slug" | "mode" | "network" | "ports" | "dockerHosts">;
 
 /**
  * The downloader: get-resource.sh unless both files are already cached. A
@@ -49,9 +50,34 @@ export function downloaderSpec(cfg: Inputs, image: string, host: DockerHostConfi
     };
 }
 
-/** Health: both files answer a HEAD at the URLs everyone else is given. */
-export function serverHealthCmd(urls: IpaImageUrls): string {
-    const program = `import urllib.request as u\nfor f in (${JSON.stringify(urls.kernel)}, ${JSON.stringify(urls.ramdisk)}):\n    u.urlopen(u.Request(f, method="HEAD"), timeout=2).close()`;
+/**
+ * capi mode: the placeholder node image and its `sha256sum` file, written once
+ * into the cache (the ironic image has coreutils); kept like the IPA files.
+ */
+export function nodeImageSpec(cfg: Inputs, image: string, host: DockerHostConfig, cacheDir = IPA_CACHE_DIR): ContainerSpec {
+    const dir = `${DOWNLOADER_SHARED_DIR}/html/images`;
+    const file = NODE_IMAGE.file;
+    const script = [
+        `mkdir -p ${dir} && cd ${dir}`,
+        `[ -s ${file} ] || head -c ${NODE_IMAGE.bytes} /dev/zero > ${file}`,
+        `[ -s ${file}.${NODE_IMAGE.checksumType}sum ] || ${NODE_IMAGE.checksumType}sum ${file} > ${file}.${NODE_IMAGE.checksumType}sum`,
+    ].join(" && ");
+    return {
+        name: `${cfg.slug}-node-image`,
+        image,
+        labels: labLabels(cfg, "node-image", host),
+        ownerLabel: stackLabel(cfg),
+        mounts: [`${cacheDir}:${DOWNLOADER_SHARED_DIR}`],
+        entrypoint: "/bin/sh",
+        args: ["-c", script],
+        run: { kind: "once" },
+    };
+}
+
+/** Health: every served file answers a HEAD at the URLs everyone else is given. */
+export function serverHealthCmd(urls: IpaImageUrls, extra: readonly string[] = []): string {
+    const files = [urls.kernel, urls.ramdisk, ...extra].map((f) => JSON.stringify(f)).join(", ");
+    const program = `import urllib.request as u\nfor f in (${files},):\n    u.urlopen(u.Request(f, method="HEAD"), timeout=2).close()`;
     return `${SERVER_PYTHON} -c ${shQuote(program)}`;
 }
 
@@ -66,7 +92,7 @@ export function serverSpec(cfg: Inputs, image: string, host: DockerHostConfig, c
         mounts: [`${cacheDir}:${DOWNLOADER_SHARED_DIR}:ro`],
         entrypoint: SERVER_PYTHON,
         args: ["-m", "http.server", String(cfg.ports.imageCache), "--bind", cfg.network.provisioningHostIp, "--directory", `${DOWNLOADER_SHARED_DIR}/html`],
-        run: { kind: "service", healthCmd: serverHealthCmd(urls), waitSeconds: IPA_SERVER_WAIT_SECONDS },
+        run: { kind: "service", healthCmd: serverHealthCmd(urls, cfg.mode === "capi" ? [`${urls.base}/${NODE_IMAGE.file}`] : []), waitSeconds: IPA_SERVER_WAIT_SECONDS },
     };
 }
 
@@ -94,7 +120,8 @@ export class IpaCache extends pulumi.ComponentResource {
         // The image is an Output (known once mirrored): render with a blank one, then put the Output in.
         const spec = (make: typeof downloaderSpec, image: pulumi.Input<string>) => ({ ...make(cfg, "", host), image });
         const download = labContainer(childName(name, "download"), { spec: spec(downloaderSpec, args.downloaderImage), dockerHostUrl }, { parent: this });
-        this.server = labContainer(childName(name, "server"), { spec: spec(serverSpec, args.serverImage), dockerHostUrl }, { parent: this, dependsOn: [download] });
+        const written = cfg.mode === "capi" ? [labContainer(childName(name, "node-image"), { spec: spec(nodeImageSpec, args.serverImage), dockerHostUrl }, { parent: this })] : [];
+        this.server = labContainer(childName(name, "server"), { spec: spec(serverSpec, args.serverImage), dockerHostUrl }, { parent: this, dependsOn: [download, ...written] });
         this.urls = ipaImageUrls(cfg);
         this.registerOutputs({ urls: this.urls });
     }

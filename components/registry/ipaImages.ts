@@ -22,3 +22,10 @@ export function ipaImageUrls(cfg: Pick<LabConfig, "network" | "ports">): IpaImag
     const base = `${root}/images`;
     return { root, base, kernel: `${base}/${IPA_KERNEL}`, ramdisk: `${base}/${IPA_RAMDISK}` };
 }
+
+/**
+ * The node image every workload machine "deploys" in capi mode: a placeholder
+ * the same server hosts next to the IPA images, with its checksum file
+ * (fake-ipa writes no disk; Ironic only needs the URL and its checksum to answer).
+ */
+export const NODE_IMAGE = { file: "node-image.raw", checksumType: "sha256", format: "raw", bytes: 1024 * 1024 } as const;
