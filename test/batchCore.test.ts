@@ -116,7 +116,8 @@ describe("batch core", () => {
         assert.equal(nextDeleteAction(node("adopt failed", { target_provision_state: "active" })).action, "delete");
         assert.equal(nextDeleteAction(node("error")).action, "maintenance");
         assert.equal(nextDeleteAction(node("active")).action, "undeploy");
-        assert.equal(nextDeleteAction(node("inspect wait", { target_provision_state: "manageable" })).action, "abort");
+        assert.equal(nextDeleteAction(node("inspect wait", { target_provision_state: "manageable" })).action, "maintenance", "not aborted: an abort can fail and leave it waiting");
+        assert.equal(nextDeleteAction(node("inspect wait", { target_provision_state: "manageable", maintenance: true })).action, "delete");
         assert.equal(nextDeleteAction(node("cleaning", { target_provision_state: "available" })).action, "wait");
     });
 

@@ -103,6 +103,20 @@ describe("the lab program under mocks", function () {
         assert.ok(run.resources.length > 40);
     });
 
+    it("inspectHosts: false skips inspection in every mode (ironic: no inspect step; bmo/capi: inspectionMode disabled)", async () => {
+        for (const mode of MODES) {
+            for (const inspectHosts of [true, false]) {
+                const run = await runLab("dev", { mode, inspectHosts });
+                const batches = run.resources.filter((r) => /dynamic\/enroll:/.test(r.type));
+                assert.ok(batches.length > 0);
+                for (const b of batches) {
+                    if (mode === "ironic") assert.equal(b.inputs.inspect, inspectHosts, `${mode} ${b.name}`);
+                    else assert.ok(b.inputs.hosts.every((h: { inspectionMode?: string }) => h.inspectionMode === (inspectHosts ? undefined : "disabled")), `${mode} ${b.name}`);
+                }
+            }
+        }
+    });
+
     describe("preview diffs between two configs", () => {
         const diff = async (a: Record<string, unknown>, b: Record<string, unknown>, stack = "dev") => previewDiff(await runLab(stack, a), await runLab(stack, b));
 

@@ -62,7 +62,7 @@ export class HostEnrollment extends pulumi.ComponentResource {
                           batch: batch.index,
                           namespace: required(args.kubernetes, "kubernetes").namespace,
                           kubeconfig: required(args.kubernetes, "kubernetes").kubeconfig,
-                          hosts: batch.hosts.map(bareMetalHostSpec),
+                          hosts: batch.hosts.map((h) => bareMetalHostSpec(h, cfg)),
                           bmcUsername: args.bmc.username,
                           bmcPassword: args.bmc.password,
                           targetState: "available",

@@ -9,7 +9,7 @@
 import type { IronicNode } from "./ironicApi";
 
 export type EnrollAction = "create" | "manage" | "inspect" | "provide" | "unmaintain" | "wait" | "done" | "failed";
-export type DeleteAction = "delete" | "maintenance" | "undeploy" | "abort" | "wait" | "gone";
+export type DeleteAction = "delete" | "maintenance" | "undeploy" | "wait" | "gone";
 
 /**
  * Fresh tries one run (`pulumi up`) gives a node that Ironic left in a failure
@@ -91,15 +91,18 @@ export function nextEnrollAction(node: IronicNode | undefined, goal: EnrollGoal)
 
 /** Ironic deletes nodes in these states directly (available: allow_deleting_available_nodes, default on). */
 const DELETABLE: readonly string[] = ["enroll", "manageable", "available", "adopt failed"];
-/** Waiting for an agent that may never come: aborted rather than waited for. */
-const ABORTABLE: readonly string[] = ["inspect wait", "clean wait"];
+/**
+ * Waiting for an agent that may never come: not waited for. Not aborted either: an abort
+ * can fail too (the inspector interface's abort calls ironic-inspector) and leave the node
+ * waiting; in maintenance Ironic deletes a node in any state it does not hold locked.
+ */
+const AGENT_WAIT: readonly string[] = ["inspect wait", "clean wait"];
 
 export function nextDeleteAction(node: IronicNode | undefined): { action: DeleteAction } {
     if (!node) return { action: "gone" };
     const state = node.provision_state;
-    if (ABORTABLE.includes(state)) return { action: "abort" };
     // A failed node stays failed (its target set): Ironic deletes it only in maintenance.
-    if (FAILED.includes(state)) return { action: node.maintenance || DELETABLE.includes(state) ? "delete" : "maintenance" };
+    if (FAILED.includes(state) || AGENT_WAIT.includes(state)) return { action: node.maintenance || DELETABLE.includes(state) ? "delete" : "maintenance" };
     if (node.target_provision_state || BUSY.includes(state)) return { action: "wait" };
     if (DELETABLE.includes(state) || node.maintenance) return { action: "delete" };
     if (state === "active") return { action: "undeploy" };
@@ -111,6 +114,5 @@ export const PROVISION_TARGET: Partial<Record<EnrollAction | DeleteAction, strin
     manage: "manage",
     inspect: "inspect",
     provide: "provide",
-    abort: "abort",
     undeploy: "deleted",
 };

@@ -49,6 +49,8 @@ export function fakeHardwareNodeSpec(host: Host): IronicNodeSpec {
 }
 
 /** A lab host as a BareMetalHost, as the study's create_nodes.py wrote it (legacy boot, online). */
-export function bareMetalHostSpec(host: Host): BmhSpec {
-    return { name: host.name, bootMac: host.bootMac, bmcAddress: host.redfishAddress, bootMode: "legacy", online: true };
+export function bareMetalHostSpec(host: Host, cfg: Pick<LabConfig, "inspectHosts">): BmhSpec {
+    const spec: BmhSpec = { name: host.name, bootMac: host.bootMac, bmcAddress: host.redfishAddress, bootMode: "legacy", online: true };
+    // Only a skip is written: an inspected host's spec stays as before, so turning the key on changes no batch.
+    return cfg.inspectHosts ? spec : { ...spec, inspectionMode: "disabled" };
 }
