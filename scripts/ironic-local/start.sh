@@ -182,7 +182,14 @@ MY_SOCK="$MY_RUN/mysqld.sock"
 MY_USER_ARGS=()
 if [[ "$(id -u)" -eq 0 ]]; then MY_USER_ARGS=(--user=mysql); fi
 mkdir -p "$MY_RUN"
-if [[ "$(id -u)" -eq 0 ]]; then chown mysql:mysql "$MY_RUN"; fi
+if [[ "$(id -u)" -eq 0 ]]; then
+  chown mysql:mysql "$MY_RUN"
+  # mariadbd drops to the mysql user: every directory above its data must be traversable by it
+  # (a checkout under /root or in a mode-700 mktemp folder is not).
+  if ! runuser -u mysql -- test -x "$MY_RUN" 2>/dev/null; then
+    die "the mysql user cannot reach $MY_RUN: put the state dir where every parent directory is traversable (o+x), e.g. under /tmp"
+  fi
+fi
 
 if [[ ! -d "$MY_DATA/mysql" ]]; then
   log "initialising MariaDB in $MY_DATA"

@@ -29,6 +29,8 @@ const SCRIPTS = path.join(REPO_ROOT, "scripts", "ironic-local");
 const START_SH = path.join(SCRIPTS, "start.sh");
 const STOP_SH = path.join(SCRIPTS, "stop.sh");
 const INSTALL_SH = path.join(SCRIPTS, "install.sh");
+/** Where labs keep their state by default: outside the checkout (see IronicLabOptions.stateDir). */
+const STATE_ROOT = path.join(os.tmpdir(), "metal3-ironic-local");
 
 // ------------------------------------------------------------ availability
 
@@ -95,7 +97,10 @@ export interface IronicLabOptions {
     conductors: number;
     /** Also serve every API over HTTPS through a local reverse proxy (CA in caPem). */
     tls?: boolean;
-    /** State directory; default `<repo>/.run/ironic-<pid>-<random>`. */
+    /**
+     * State directory; default `<tmpdir>/metal3-ironic-local/ironic-<pid>-<random>`, outside the checkout:
+     * MariaDB runs as the mysql user, which cannot traverse a checkout under /root or a mode-700 folder.
+     */
     stateDir?: string;
     /** Loopback subnet K (IPs 127.0.K.x); default: a free one in 100..249, claimed with a lock. */
     subnet?: number;
@@ -224,6 +229,7 @@ function stopSync(r: Running): void {
     const args = [STOP_SH, r.stateDir, "--timeout", "5", ...(r.keep ? [] : ["--wipe"])];
     spawnSync("bash", args, { stdio: "ignore", timeout: 60_000 });
     releaseSubnet(r.subnetLock);
+    removeStateRootIfEmpty();
 }
 
 function installExitHooks(): void {
@@ -272,6 +278,15 @@ function claimSubnet(k: number): string | undefined {
         }
     }
     return undefined;
+}
+
+/** The last lab to go takes the shared state root with it: tests leave /tmp as they found it. */
+function removeStateRootIfEmpty(): void {
+    try {
+        fs.rmdirSync(STATE_ROOT);
+    } catch {
+        /* another lab still runs there, or a kept state dir */
+    }
 }
 
 function releaseSubnet(lock?: string): void {
@@ -437,9 +452,11 @@ export async function startIronicLab(opts: IronicLabOptions): Promise<IronicLab>
         ({ subnet, lock } = await pickSubnet(n, ports));
     }
     const stateDir = path.resolve(
-        opts.stateDir ?? path.join(REPO_ROOT, ".run", `ironic-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+        opts.stateDir ?? path.join(STATE_ROOT, `ironic-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
     );
     fs.mkdirSync(stateDir, { recursive: true });
+    // Traversable by the mysql user whatever the umask (the contents stay private to their owners).
+    for (const dir of [path.dirname(stateDir), stateDir]) if (dir.startsWith(STATE_ROOT)) fs.chmodSync(dir, 0o755);
 
     installExitHooks();
     const keep = !!opts.keepStateDir || process.env.IRONIC_LAB_KEEP === "1";
@@ -740,6 +757,7 @@ function makeLab(p: LabParts): IronicLab {
             } finally {
                 running.delete(p.stateDir);
                 releaseSubnet(p.reg.subnetLock);
+                removeStateRootIfEmpty();
             }
         },
     };
