@@ -8,7 +8,8 @@
 # Must run as root (or with passwordless sudo) when something is missing.
 # Nothing is configured or started by the packages: debconf answers keep the
 # ironic packages from configuring a database/rabbit/keystone, and
-# /usr/sbin/policy-rc.d (exit 101) keeps package scripts from starting services.
+# /usr/sbin/policy-rc.d (exit 101, created only for the install and removed after it
+# unless it was there before) keeps package scripts from starting services.
 set -euo pipefail
 
 PACKAGES=(mariadb-server ironic-api ironic-conductor python3-ironicclient python3-bcrypt openssl)
@@ -69,10 +70,13 @@ fi
 
 echo "install.sh: installing ${missing[*]:-(reinstall for missing binaries)}"
 
+# Package scripts must start no service, but only during this install: a policy-rc.d left behind
+# would keep every package installed later on this host from starting its service.
 if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-  printf '#!/bin/sh\n# created by metal3-scale-lab scripts/ironic-local/install.sh: never start services from package scripts\nexit 101\n' \
+  printf '#!/bin/sh\n# created by metal3-scale-lab scripts/ironic-local/install.sh for the length of one install\nexit 101\n' \
     | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
   "${SUDO[@]}" chmod 0755 /usr/sbin/policy-rc.d
+  trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 
 "${SUDO[@]}" debconf-set-selections <<'DEBCONF'
