@@ -18,7 +18,6 @@ import {
     dnsmasqDeploymentSpec,
     helmImage,
     htpasswdLine,
-    k8sName,
     mariadbConfigFile,
     mariadbDeploymentSpec,
     mariadbLimitJobSpec,
@@ -28,6 +27,7 @@ import {
     primaryConductor,
     runsMigrations,
 } from "../components/ironic/render";
+import { k8sName } from "../components/kube";
 import { ipaImageUrls } from "../components/registry/ipaImages";
 import { labConfig } from "./support/clusterFixtures";
 

@@ -6,7 +6,7 @@ import { LabConfig } from "../config/types";
 import { childName, typeToken } from "../naming";
 import { releaseVersion } from "../registry/images";
 import { IronicCluster, LabImages } from "../ironic/ironicCluster";
-import { labels } from "../ironic/render";
+import { labels } from "../kube";
 import { BMO_NAMES, bmoClusterRoleRules, bmoCrdUrls, bmoDeploymentSpec, bmoIronicEnv } from "./render";
 
 export interface BmoArgs {

@@ -3,7 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { LabConfig } from "../config/types";
-import { labels } from "../ironic/render";
+import { labels } from "../kube";
 import { minorOf } from "../registry/images";
 import { IRONIC_ENDPOINT_BRIDGE } from "../cluster/managementCluster";
 

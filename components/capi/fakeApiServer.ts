@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "../config/types";
 import { childName, typeToken } from "../naming";
 import { LabImages } from "../ironic/ironicCluster";
-import { k8sName, labels } from "../ironic/render";
+import { k8sName, labels } from "../kube";
 import { fkasDeploymentSpec, fkasRules, fkasUrl } from "./fkas";
 
 export interface FakeApiServerArgs {

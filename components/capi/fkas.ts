@@ -6,7 +6,7 @@
 // cluster (pure rendering).
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { labels } from "../ironic/render";
+import { labels, singletonDeployment } from "../kube";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 
@@ -46,36 +46,26 @@ export interface FkasDeploymentInput {
  * controllers and the lab host reach without a Service.
  */
 export function fkasDeploymentSpec(p: FkasDeploymentInput): DeploymentSpec {
-    const selector = labels(p.instance, "fkas");
     const debug = { name: "DEBUG", value: p.debug ? "true" : "false" };
-    return {
-        replicas: 1,
-        // The new pod needs the node's port 3333 the old one holds: RollingUpdate would wait forever.
-        strategy: { type: "Recreate" },
-        selector: { matchLabels: selector },
-        template: {
-            metadata: { labels: selector },
-            spec: {
-                serviceAccountName: p.serviceAccountName,
-                hostNetwork: true,
-                containers: [
-                    {
-                        name: FKAS_CONTAINERS.reconciler,
-                        image: p.image,
-                        command: ["/reconciler"],
-                        env: [debug],
-                    },
-                    {
-                        name: FKAS_CONTAINERS.server,
-                        image: p.image,
-                        ports: [{ name: "fkas", containerPort: FKAS_PORT }],
-                        env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }, debug],
-                        readinessProbe: { tcpSocket: { port: FKAS_PORT }, periodSeconds: 5, timeoutSeconds: 2 },
-                    },
-                ],
+    // Recreate: the new pod needs the node's port 3333 the old one holds.
+    return singletonDeployment(labels(p.instance, "fkas"), true, {
+        serviceAccountName: p.serviceAccountName,
+        containers: [
+            {
+                name: FKAS_CONTAINERS.reconciler,
+                image: p.image,
+                command: ["/reconciler"],
+                env: [debug],
             },
-        },
-    };
+            {
+                name: FKAS_CONTAINERS.server,
+                image: p.image,
+                ports: [{ name: "fkas", containerPort: FKAS_PORT }],
+                env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }, debug],
+                readinessProbe: { tcpSocket: { port: FKAS_PORT }, periodSeconds: 5, timeoutSeconds: 2 },
+            },
+        ],
+    });
 }
 
 /** Where `pulumi up` registers clusters: FKAS on the management cluster node's address. */

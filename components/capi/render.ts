@@ -5,7 +5,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { ImagesConfig, LabConfig } from "../config/types";
 import { imageParts, releaseVersion } from "../registry/images";
-import { labels } from "../ironic/render";
 import { shScript } from "../shell";
 
 /** An RBAC rule as plain data (assignable to the provider's PolicyRule input). */

@@ -27,7 +27,6 @@ import {
     dnsmasqDeploymentSpec,
     htpasswdLine,
     ironicNames,
-    labels,
     mariadbConfigFile,
     mariadbDeploymentSpec,
     mariadbHost,
@@ -37,6 +36,7 @@ import {
     primaryConductor,
     runsMigrations,
 } from "./render";
+import { labels } from "../kube";
 
 /** Local-registry refs of every image the cluster runs (the registry image itself runs on the lab host). */
 export type LabImages = Record<Exclude<ImageName, "registry">, pulumi.Input<string>>;

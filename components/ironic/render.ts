@@ -10,17 +10,10 @@ import { DB_MAX_OVERFLOW, DB_POOL_SIZE } from "./sizing";
 import { imageParts } from "../registry/images";
 import { IpaImageUrls } from "../registry/ipaImages";
 import { shQuote, shScript } from "../shell";
+import { k8sName, labels, singletonDeployment } from "../kube";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 
-/**
- * One replica, replaced rather than rolled: the old pod must be gone before the
- * new one binds its fixed IP:ports (host network) or its data.
- */
-function singletonDeployment(selector: Record<string, string>, hostNetwork: boolean, pod: k8s.types.input.core.v1.PodSpec): DeploymentSpec {
-    const spec = hostNetwork ? { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet", ...pod } : pod;
-    return { replicas: 1, strategy: { type: "Recreate" }, selector: { matchLabels: selector }, template: { metadata: { labels: selector }, spec } };
-}
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
@@ -34,24 +27,6 @@ export const MARIADB_PORT = 3306;
 /** Where cert-manager is installed (the Helm release's namespace). */
 export const CERT_MANAGER_NAMESPACE = "cert-manager";
 export const CERT_MANAGER_CHART_REPO = "https://charts.jetstack.io";
-
-const PART_OF = "metal3-scale-lab";
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** A Kubernetes object name; thrown on at program time rather than rejected by the API server. */
-export function k8sName(name: string): string {
-    if (name.length > 63 || !DNS_LABEL.test(name)) throw new Error(`"${name}" is not a valid Kubernetes name (DNS-1123 label, at most 63 characters)`);
-    return name;
-}
-
-export function labels(instance: string, component: string, extra: Record<string, string> = {}): Record<string, string> {
-    return {
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": component,
-        ...extra,
-    };
-}
 
 /** Names of the cluster-wide (not per-conductor) objects of an IronicCluster called `name`. */
 export interface IronicNames {
