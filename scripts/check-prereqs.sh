@@ -2,16 +2,21 @@
 # Checks that this machine can host a metal3-scale-lab stack: `pulumi up` runs
 # here and drives libvirt, minikube (kvm2), docker and the host firewall.
 #
-# Usage: check-prereqs.sh
+# Usage: check-prereqs.sh [--stack NAME]
 # Prints one line per requirement (OK or MISSING, with a hint) and exits 1 if
-# anything is missing. Changes nothing.
+# anything is missing. Changes nothing. With --stack, also checks this host's
+# CPUs, memory and free disk against what that stack needs (components/sizing.ts;
+# needs `npm ci` first).
 set -uo pipefail
 
-case "${1:-}" in
-  "") ;;
-  -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-  *) echo "check-prereqs.sh: unknown argument: $1" >&2; exit 2 ;;
-esac
+stack=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --stack) stack="${2:-}"; [[ -n "$stack" ]] || { echo "check-prereqs.sh: --stack needs a name" >&2; exit 2; }; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "check-prereqs.sh: unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
 
 missing=0
 
@@ -106,6 +111,25 @@ elif has sudo && sudo -n true 2>/dev/null; then
   ok "sudo" "passwordless sudo works"
 else
   miss "sudo" "the firewall commands run 'sudo -n': allow passwordless sudo for this user"
+fi
+
+if [[ -n "$stack" ]]; then
+  repo="$(cd "$(dirname "$0")/.." && pwd)"
+  if need=$(cd "$repo" && npx --no-install tsx scripts/sizing.ts "$stack" 2>&1); then
+    read -r need_cpus need_mib need_gib <<<"$need"
+    have_cpus=$(nproc)
+    have_mib=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
+    # minikube keeps the VM disk under ~/.minikube; the images live under Docker's root: one filesystem assumed.
+    have_gib=$(( $(df -Pk "$HOME" | awk 'NR==2 {print $4}') / 1024 / 1024 ))
+    check() { # name have need unit
+      if [[ "$2" -ge "$3" ]]; then ok "$1" "$2 $4 (stack $stack needs $3)"; else miss "$1" "$2 $4, stack $stack needs $3 (README: What a lab costs)"; fi
+    }
+    check "cpus" "$have_cpus" "$need_cpus" "CPUs"
+    check "memory" "$have_mib" "$need_mib" "MiB"
+    check "disk" "$have_gib" "$need_gib" "GiB free under \$HOME"
+  else
+    miss "stack $stack" "cannot size it: ${need//$'\n'/ } (run npm ci first)"
+  fi
 fi
 
 if [[ "$missing" -gt 0 ]]; then

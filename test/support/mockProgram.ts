@@ -3,11 +3,11 @@
 // parent, dependencies, raw inputs (secrets still wrapped) and plain inputs.
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { parse as parseYaml } from "yaml";
-import { loadLabConfig, OBJECT_KEYS, PROJECT } from "../../components/config/load";
+import { loadLabConfig } from "../../components/config/load";
 import { LabConfig } from "../../components/config/types";
+import { rawStackConfig } from "../../scripts/stackFiles";
+
+export { rawStackConfig, stackConfig } from "../../scripts/stackFiles";
 
 // Internal runtime pieces the public API does not expose (stable for years in the Node SDK).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,6 +38,8 @@ export interface ProgramRun {
     readonly outputs: Record<string, unknown>;
     /** Values the mocks generated for secret outputs (passwords, hashes): they must never appear unwrapped. */
     readonly generatedSecrets: readonly string[];
+    /** The stack's outputs as sent to the engine, secrets still wrapped in the secret signature. */
+    readonly rawOutputs: Record<string, unknown>;
 }
 
 export interface RunOptions {
@@ -126,9 +128,15 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
             callback(err, resp);
         });
     };
+    let rawOutputs: Record<string, unknown> = {};
+    const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResourceOutputs = (req: any, callback: (err: unknown, resp: any) => void) => {
+        if (String(req.getUrn()).includes("::pulumi:pulumi:Stack::")) rawOutputs = req.getOutputs()?.toJavaScript() ?? {};
+        registerOutputs(req, callback);
+    };
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => program())) ?? {};
     await settings.waitForRPCs();
-    return { resources, outputs, generatedSecrets };
+    return { resources, outputs, generatedSecrets, rawOutputs };
 }
 
 /** What a provider that does not accept secrets (every dynamic provider) receives from the engine. */
@@ -151,40 +159,6 @@ export function plainStrings(value: unknown, out: string[] = []): string[] {
     else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
     else if (value && typeof value === "object" && !isSecretWrapper(value)) Object.values(value).forEach((v) => plainStrings(v, out));
     return out;
-}
-
-const ROOT = path.resolve(__dirname, "..", "..");
-
-/**
- * Stack config exactly as the CLI hands it to the program: Pulumi.yaml's
- * defaults, then Pulumi.<stack>.yaml, then the test's overrides (objects as JSON).
- */
-export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, project = "metal3-scale-lab"): Record<string, string> {
-    const projectFile = parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
-    const config: Record<string, string> = {};
-    const put = (key: string, value: unknown) => {
-        const full = key.includes(":") ? key : `${project}:${key}`;
-        config[full] = typeof value === "object" ? JSON.stringify(value) : String(value);
-    };
-    for (const [key, decl] of Object.entries<any>(projectFile.config ?? {})) {
-        if (decl && typeof decl === "object" && "default" in decl) put(key, decl.default);
-    }
-    const stackFile = path.join(ROOT, `Pulumi.${stack}.yaml`);
-    if (fs.existsSync(stackFile)) {
-        for (const [key, value] of Object.entries(parseYaml(fs.readFileSync(stackFile, "utf8")).config ?? {})) put(key, value);
-    }
-    for (const [key, value] of Object.entries(overrides)) put(key, value);
-    return config;
-}
-
-/** Stack config as the program reads it (readRawConfig): keys without the project, objects parsed. */
-export function rawStackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const [fullKey, text] of Object.entries(stackConfig(stack, overrides))) {
-        const key = fullKey.slice(PROJECT.length + 1);
-        raw[key] = (OBJECT_KEYS as readonly string[]).includes(key) ? JSON.parse(text) : text;
-    }
-    return raw;
 }
 
 /** A stack's LabConfig exactly as index.ts would load it. */
