@@ -11,6 +11,7 @@ import { FakeIpa } from "./components/fleet/fakeIpa";
 import { SushyFleet } from "./components/fleet/sushyFleet";
 import { buildInventory } from "./components/inventory/inventory";
 import { HostNetwork } from "./components/network/hostNetwork";
+import { startRun } from "./components/record/run";
 import { IpaCache } from "./components/registry/ipaCache";
 import { LocalRegistry } from "./components/registry/localRegistry";
 
@@ -18,6 +19,8 @@ export = async () => {
     // All config problems are reported here, together, before any resource is declared.
     const config = loadLabConfig(readRawConfig(), pulumi.getStack());
     const hosts = buildInventory(config);
+    // This run's record (runs/<stack>/<runId>/): created on `up`, "" on a preview (nothing written).
+    const runDir = startRun(config);
 
     const network = new HostNetwork("network", { config });
     const registry = new LocalRegistry("registry", { config }, { dependsOn: [network] });
@@ -50,6 +53,7 @@ export = async () => {
         kubernetes: bmo ? { kubeconfig: cluster.kubeconfig, namespace: bmo.hostsNamespace } : undefined,
         // Hosts wait until the IPA images are served (inspection and cleaning boot them).
         dependsOn: [bmo ?? ironic, sushy, fakeIpa, ipa.server],
+        runDir,
     });
 
     // capi mode: `clusters` workload clusters on FKAS, after every host batch.
@@ -62,6 +66,7 @@ export = async () => {
                   fkasUrl: fakeApiServer.url,
                   hostBatches: enrollment.batches,
                   dependsOn: [clusterApi, fakeApiServer, ipa.server],
+                  runDir,
               })
             : undefined;
 
@@ -75,5 +80,9 @@ export = async () => {
         ironicEndpoints: ironic.endpoints,
         registryUrl: registry.address,
         bmcEndpoints: sushy.endpoints,
+        // What a user needs to look for themselves (README "Run record").
+        kubeconfig: pulumi.secret(cluster.kubeconfig),
+        ironicApi: { endpoints: ironic.endpoints, username: ironic.username, password: pulumi.secret(ironic.password), caCertPem: ironic.caCertPem },
+        runDir,
     };
 };

@@ -1,11 +1,21 @@
 // Evaluation cost of the lab program under Pulumi's mock runtime, against the
 // naive design in the same process: one Secret + one BareMetalHost resource
-// per host (what a per-host stack would register). Prints figures and ratios;
-// asserts nothing. Run: npm run bench  (node --expose-gc gives steadier memory).
+// per host (what a per-host stack would register); and the run record's cost:
+// the same simulated enrollment (BareMetalHostBatch providers rebuilt from
+// `__provider`, the Kubernetes API test server, a fast simulated BMO) with and
+// without recording. Prints figures and ratios; asserts nothing.
+// Run: npm run bench  (node --expose-gc gives steadier memory).
 import * as k8s from "@pulumi/kubernetes";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { loadLabConfig } from "../components/config/load";
+import { BareMetalHostBatch } from "../components/enroll/bareMetalHostBatch";
 import { buildInventory } from "../components/inventory/inventory";
+import { rebuildProvider } from "../test/support/capturedProvider";
+import { KubeApiTestServer } from "../test/support/kubeApiServer";
 import { ProgramRun, runProgram, stackConfig } from "../test/support/mockProgram";
+import { SimulatedBmo } from "../test/support/simulatedBmo";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const labProgram: () => Promise<Record<string, unknown>> = require("../index");
@@ -41,8 +51,75 @@ async function measure(run: () => Promise<ProgramRun>): Promise<Figure> {
     return { resources: result.resources.length, ms, heapMb };
 }
 
+/** Enrollment time of `hosts` hosts in batches of 50 (all in flight), recording into `runDir` or not ("" ). */
+async function enroll(server: KubeApiTestServer, namespace: string, hosts: number, runDir: string): Promise<{ ms: number; cpuMs: number }> {
+    const kubeconfig = server.kubeconfigYaml();
+    const run = await runProgram(
+        () => {
+            for (let b = 0; b * 50 < hosts; b++) {
+                new BareMetalHostBatch(`${namespace}-${b}`, {
+                    kubeconfig,
+                    namespace,
+                    batch: b,
+                    label: `bench/${namespace}-${b}`,
+                    bmcUsername: "admin",
+                    bmcPassword: "bench-password",
+                    timeoutSeconds: 300,
+                    runDir,
+                    hosts: Array.from({ length: Math.min(50, hosts - b * 50) }, (_, k) => {
+                        const i = b * 50 + k;
+                        const hex = i.toString(16).padStart(4, "0");
+                        return { name: `${namespace}-${String(i).padStart(5, "0")}`, bootMac: `00:5c:52:31:${hex.slice(0, 2)}:${hex.slice(2)}`, bmcAddress: `redfish+http://192.168.111.1:8000/redfish/v1/Systems/${i}`, bootMode: "legacy" as const, online: true };
+                    }),
+                });
+            }
+        },
+        { stack: "bench", config: {} },
+    );
+    const batches = run.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic")).map((r) => ({ provider: rebuildProvider(r.inputs.__provider), inputs: r.inputs }));
+    const log = console.log;
+    console.log = () => undefined;
+    const cpu = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    try {
+        await Promise.all(batches.map((b) => b.provider.create(b.inputs)));
+    } finally {
+        console.log = log;
+    }
+    const used = process.cpuUsage(cpu);
+    return { ms: Number(process.hrtime.bigint() - start) / 1e6, cpuMs: (used.user + used.system) / 1000 };
+}
+
+/** Recording on vs off, alternated `rounds` times on the same simulated lab; medians compared. */
+async function recordingOverhead(hosts: number, rounds: number) {
+    const namespaces = Array.from({ length: 2 * rounds }, (_, i) => `r${i}`);
+    const server = new KubeApiTestServer({ namespaces, token: "bench-token" });
+    await server.start();
+    const bmo = new SimulatedBmo(server, { namespaces, delays: { registering: 200, inspecting: 1000, preparing: 200, power: 50 } });
+    const runs = fs.mkdtempSync(path.join(os.tmpdir(), "bench-runs-"));
+    const on: { ms: number; cpuMs: number }[] = [];
+    const off: { ms: number; cpuMs: number }[] = [];
+    try {
+        for (let r = 0; r < rounds; r++) {
+            off.push(await enroll(server, namespaces[2 * r], hosts, ""));
+            on.push(await enroll(server, namespaces[2 * r + 1], hosts, path.join(runs, "bench", `run-${r}`)));
+        }
+    } finally {
+        bmo.stop();
+        await server.stop();
+        fs.rmSync(runs, { recursive: true, force: true });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const [onMs, offMs] = [median(on.map((x) => x.ms)), median(off.map((x) => x.ms))];
+    const [onCpu, offCpu] = [median(on.map((x) => x.cpuMs)), median(off.map((x) => x.cpuMs))];
+    console.log(`\nrun record: ${hosts} hosts enrolled (simulated BMO), median of ${rounds} rounds each`);
+    console.log(`  recording off: ${offMs.toFixed(0)} ms wall, ${offCpu.toFixed(0)} ms CPU`);
+    console.log(`  recording on:  ${onMs.toFixed(0)} ms wall, ${onCpu.toFixed(0)} ms CPU`);
+    console.log(`  ratio on/off: wall ${(onMs / offMs).toFixed(3)}, CPU ${(onCpu / offCpu).toFixed(3)} (issue 9 budget: wall <= 1.02)`);
+}
+
 async function main() {
-    const sizes = (process.env.BENCH_NODES ?? "1000,5000").split(",").map(Number);
+    const sizes = (process.env.BENCH_NODES ?? "1000,5000").split(",").filter(Boolean).map(Number);
     console.log("nodes  design          resources   time(ms)   heap(MB)");
     for (const nodes of sizes) {
         const naive = await measure(() => runProgram(naiveProgram(nodes), { stack: "bench", config: {} }));
@@ -53,6 +130,7 @@ async function main() {
         }
         console.log(`       ratio lab/naive: resources ${(lab.resources / naive.resources).toFixed(3)}, time ${(lab.ms / naive.ms).toFixed(2)}, heap ${(lab.heapMb / Math.max(naive.heapMb, 0.1)).toFixed(2)}`);
     }
+    await recordingOverhead(Number(process.env.BENCH_RECORD_HOSTS ?? 500), Number(process.env.BENCH_RECORD_ROUNDS ?? 3));
 }
 
 main().catch((err) => {

@@ -1,12 +1,19 @@
 // IronicNodeBatch as Pulumi runs it (rebuilt from `__provider`) against a real
 // Ironic: MariaDB + 3 API/conductor pairs from Debian packages, TLS and basic auth.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { loadLabConfig } from "../components/config/load";
 import { buildInventory, Host, planBatches } from "../components/inventory/inventory";
 import { IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
 import { fakeHardwareNodeSpec } from "../components/enroll/specs";
+import { eventsFile, RecordEvent } from "../components/record/format";
+import { pathClass } from "../components/record/pathClass";
+import { createRun } from "../components/record/run";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
-import { IronicLab, requireIronicOrSkip, startIronicLab } from "./support/ironicLocal";
+import { IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
+import { filesUnder, readEvents } from "./support/runRecord";
 
 describe("IronicNodeBatch against a real Ironic with 3 conductors @real", function () {
     this.timeout(600_000);
@@ -15,6 +22,10 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
     const inventory = buildInventory(cfg);
     const logs: string[] = [];
     const realLog = console.log;
+    // The run record of these tests (as `pulumi up` would make it), in a temp runs root.
+    const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), "ironic-real-runs-"));
+    const runDir = createRun(cfg, { root: runsRoot });
+    let servedForCreate: ServedRequest[] = [];
 
     before(async function () {
         requireIronicOrSkip(this);
@@ -23,6 +34,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
     after(async () => {
         console.log = realLog;
         await lab?.stop();
+        fs.rmSync(runsRoot, { recursive: true, force: true });
     });
     beforeEach(() => {
         logs.length = 0;
@@ -46,6 +58,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
                     caPem: lab.caPem,
                     apiVersion: "1.81",
                     pollSeconds: 1,
+                    runDir,
                     ...overrides,
                 });
             }
@@ -58,6 +71,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
 
     it("brings 200 hosts in 4 batches of 50 to available, each node once, spread over all 3 conductors", async () => {
         const servedBefore = lab.requestsServedOverTls();
+        const answersBefore = lab.servedOverTls().length;
         batches = await declareBatches(first200());
         assert.equal(batches.length, 4);
         for (const b of batches) {
@@ -68,6 +82,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
             assert.equal(created.outs.status.ready, true, JSON.stringify(created.outs.status));
             outs.push(created.outs);
         }
+        servedForCreate = lab.servedOverTls().slice(answersBefore);
         const nodes = await lab.listNodes();
         assert.equal(nodes.length, 200);
         assert.equal(new Set(nodes.map((n) => n.name)).size, 200);
@@ -79,12 +94,54 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         const served = lab.requestsServedOverTls().map((n, i) => n - servedBefore[i]);
         const total = served.reduce((a, b) => a + b, 0);
         assert.ok(served.every((n) => n > total / 6), `requests per API endpoint: ${served.join(", ")}`);
-        // Per host: create, port, manage, inspect, provide; progress is one list per batch per poll, never a call per host.
+        // Per host: create, port, manage, inspect, provide; progress is one list per batch per poll, never a call per host
+        // (the record's conductor look-ups included).
         assert.ok(total < 6 * 200, `${total} requests for 200 hosts`);
         // Progress was shown, and no credential ever reached the output.
         assert.ok(logs.some((l) => /\[ironic-real\/ironic-batch-0\] 50 hosts: available 50/.test(l)), logs.join("\n"));
         assert.ok(!logs.some((l) => l.includes(lab.password)), "password printed");
         assert.ok(!JSON.stringify(outs.map((o) => o.status)).includes(lab.password));
+    });
+
+    it("recorded the run: every host's transitions with time and conductor, every request with status and latency, each operation", async () => {
+        const nodes = await lab.listNodes();
+        const conductorOf = new Map(nodes.map((n) => [n.name, n.conductor]));
+        const requests: RecordEvent[] = [];
+        for (const b of batches) {
+            const events = readEvents(path.join(runDir, eventsFile(b.inputs.label)));
+            const ops = events.filter((e) => e.kind === "op");
+            assert.deepEqual(ops.map((e) => e.kind === "op" && [e.op, e.phase, e.units, e.unit, e.ready]), [["create", "start", 50, "hosts", undefined], ["create", "end", 50, "hosts", true]]);
+            const [start, end] = [ops[0].t, ops[1].t];
+            for (const h of b.inputs.hosts as IronicNodeSpec[]) {
+                const moves = events.filter((e) => e.kind === "transition" && e.name === h.name);
+                const path_ = moves.map((e) => e.kind === "transition" && e.to);
+                assert.equal(path_.at(-1), "available", `${h.name}: ${path_.join(" -> ")}`);
+                assert.ok(path_.includes("manageable") && moves.length >= 3, `${h.name}: ${path_.join(" -> ")}`);
+                for (const [k, e] of moves.entries()) {
+                    if (e.kind !== "transition") continue;
+                    assert.equal(e.batch, b.inputs.label);
+                    assert.equal(e.from, k === 0 ? null : (moves[k - 1] as { to: string }).to);
+                    assert.ok(e.t >= start && e.t <= end && (k === 0 || e.t >= moves[k - 1].t), `${h.name}: transition times in order within the operation`);
+                    assert.equal(e.conductor, conductorOf.get(h.name), `${h.name}: conductor`);
+                }
+            }
+            assert.equal(events.filter((e) => e.kind === "failure").length, 0);
+            requests.push(...events.filter((e) => e.kind === "request"));
+        }
+        // Every request the batches sent, as Ironic's endpoints answered it: same method, path class and status.
+        const key = (method: string, p: string, status: number) => `${method} ${p} ${status}`;
+        const recorded = requests.map((e) => (e.kind === "request" ? key(e.method, e.path, e.status) : "")).sort();
+        const answered = servedForCreate.map((r) => key(r.method, pathClass("ironic", r.path), r.status)).sort();
+        assert.deepEqual(recorded, answered);
+        assert.ok(requests.every((e) => e.kind === "request" && e.api === "ironic" && e.ms > 0 && e.ms < 60_000));
+        // The conductor look-ups cost one list now and then per batch, not a request per host.
+        const lookUps = requests.filter((e) => e.kind === "request" && e.path === "/v1/nodes/detail").length;
+        assert.ok(lookUps >= 4 && lookUps <= 4 * 10, `${lookUps} conductor look-ups`);
+        assert.ok(requests.length <= 6 * 200, `${requests.length} requests for 200 hosts (${lookUps} conductor look-ups)`);
+        for (const file of filesUnder(runsRoot)) {
+            const text = fs.readFileSync(file, "utf8");
+            assert.ok(!text.includes(lab.password), `${file} holds the Ironic password`);
+        }
     });
 
     it("adopts existing nodes when create runs again (no duplicates, no errors)", async () => {
@@ -165,6 +222,11 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         assert.match(failure.message, /late-00\d{3}: [a-z ]+: still waiting/);
         assert.ok((failure.message.match(/^ {2}- /gm) ?? []).length <= 20, "at most 20 hosts listed");
         assert.ok(!failure.message.includes(lab.password));
+        // The record has every one of them, whole.
+        const notDone = Number(/: (\d+) of 50 hosts not available/.exec(failure.message)![1]);
+        const failures = readEvents(path.join(runDir, eventsFile("ironic-real/late-batch"))).filter((e) => e.kind === "failure");
+        assert.equal(failures.length, notDone);
+        assert.ok(failures.every((f) => f.kind === "failure" && f.error === "still waiting" && /late-/.test(f.name)));
         // Nothing was deleted on failure: the next `pulumi up` diffs, sees the failed status, and updates.
         assert.equal((await slow.provider.diff(failure.id, failure.properties, slow.inputs)).changes, true);
         const resumed = await slow.provider.update(failure.id, failure.properties, { ...slow.inputs, timeoutSeconds: 240 });

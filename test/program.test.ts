@@ -2,8 +2,10 @@
 // file's config exactly as the CLI would, in every mode; and the preview diff
 // between two configs, asserted resource by resource.
 import { strict as assert } from "assert";
-import { countByType, runLab } from "./support/labProgram";
-import { labConfig, plainStrings, ProgramRun } from "./support/mockProgram";
+import * as fs from "fs";
+import * as path from "path";
+import { countByType, runLab, TEST_RUNS_ROOT } from "./support/labProgram";
+import { isSecretWrapper, labConfig, plainStrings, ProgramRun } from "./support/mockProgram";
 import { previewDiff } from "./support/previewDiff";
 import { rebuildProvider } from "./support/capturedProvider";
 
@@ -117,6 +119,69 @@ describe("the lab program under mocks", function () {
         }
     });
 
+    describe("the run record's dir (runDir)", () => {
+        const batchesOf = (run: ProgramRun) => run.resources.filter((r) => /^pulumi-nodejs:dynamic\/(enroll|clusters):/.test(r.type));
+        const stackDir = path.join(TEST_RUNS_ROOT, "dev");
+        const runsNow = () => (fs.existsSync(stackDir) ? fs.readdirSync(stackDir).filter((n) => n !== "latest") : []);
+
+        it("a preview records nothing: no run dir is created and every batch gets runDir \"\"", async () => {
+            const before = runsNow();
+            const run = await runLab("dev", { mode: "capi", clusters: 2 }, true);
+            assert.deepEqual(runsNow(), before);
+            assert.equal(run.rawOutputs.runDir, "");
+            assert.ok(batchesOf(run).length >= 2);
+            for (const b of batchesOf(run)) assert.equal(b.inputs.runDir, "", b.name);
+        });
+
+        it("an up writes run.json in a new run dir that every batch (hosts and clusters) records into", async () => {
+            const before = runsNow();
+            const run = await runLab("dev", { mode: "capi", clusters: 2, conductors: 2 });
+            const runDir = String(run.outputs.runDir);
+            assert.deepEqual(runsNow().filter((n) => !before.includes(n)), [path.basename(runDir)]);
+            assert.equal(path.dirname(runDir), stackDir);
+            assert.equal(fs.realpathSync(path.join(stackDir, "latest")), fs.realpathSync(runDir));
+            const info = JSON.parse(fs.readFileSync(path.join(runDir, "run.json"), "utf8"));
+            assert.equal(info.stack, "dev");
+            assert.equal(info.runId, path.basename(runDir));
+            assert.deepEqual([info.config.mode, info.config.conductors, info.config.clusters], ["capi", 2, 2]);
+            const kinds = new Set(batchesOf(run).map((b) => b.type));
+            assert.deepEqual([...kinds].sort(), ["pulumi-nodejs:dynamic/clusters:WorkloadClusterBatch", "pulumi-nodejs:dynamic/enroll:BareMetalHostBatch"]);
+            for (const b of batchesOf(run)) assert.equal(b.inputs.runDir, runDir, b.name);
+            // run.json holds no secret the program generated.
+            const text = fs.readFileSync(path.join(runDir, "run.json"), "utf8");
+            for (const secret of run.generatedSecrets) assert.ok(!text.includes(secret));
+        });
+
+        it("a new runDir never changes a batch: the providers' diff() says no change", async () => {
+            for (const mode of MODES) {
+                const overrides = { mode, ...(mode === "capi" ? { clusters: 2 } : {}) };
+                const [first, second] = [await runLab("dev", overrides), await runLab("dev", overrides)];
+                assert.notEqual(first.outputs.runDir, second.outputs.runDir);
+                const [olds, news] = [batchesOf(first), batchesOf(second)];
+                assert.equal(olds.length, news.length);
+                for (const [i, n] of news.entries()) {
+                    assert.notEqual(olds[i].inputs.runDir, n.inputs.runDir);
+                    const { __provider: _, ...stored } = olds[i].inputs;
+                    const provider = rebuildProvider(n.inputs.__provider);
+                    const status = { ready: true, counts: {}, failures: [], updatedAt: "" };
+                    assert.equal((await provider.diff!(n.inputs.label, { ...stored, status }, n.inputs)).changes, false, `${mode} ${n.name}`);
+                    // ...while a real change still is one.
+                    assert.equal((await provider.diff!(n.inputs.label, { ...stored, status }, { ...n.inputs, hosts: n.inputs.hosts.slice(1) })).changes, true, `${mode} ${n.name}`);
+                }
+            }
+        });
+
+        it("outputs what a user needs to look for themselves: kubeconfig and Ironic's password as secrets, the run dir", async () => {
+            const run = await runLab("dev", { mode: "ironic" });
+            assert.ok(isSecretWrapper(run.rawOutputs.kubeconfig), "kubeconfig is a secret output");
+            const ironicApi = run.rawOutputs.ironicApi as Record<string, unknown>;
+            assert.ok(isSecretWrapper(ironicApi.password), "Ironic's password is a secret output");
+            assert.deepEqual(ironicApi.endpoints, run.outputs.ironicEndpoints);
+            assert.equal(ironicApi.username, (run.outputs.ironicApi as { username: string }).username);
+            assert.equal(typeof run.rawOutputs.runDir, "string");
+        });
+    });
+
     describe("preview diffs between two configs", () => {
         const diff = async (a: Record<string, unknown>, b: Record<string, unknown>, stack = "dev") => previewDiff(await runLab(stack, a), await runLab(stack, b));
 
@@ -134,10 +199,10 @@ describe("the lab program under mocks", function () {
             }
         });
 
-        it("nodes 10 -> 12 adds one batch, touches no existing host, and re-renders only the sushy container that gains hosts", async () => {
+        it("nodes 10 -> 12 adds one batch and changes nothing: the sushy container already declares the new hosts", async () => {
             const d = await diff({ nodes: 10 }, { nodes: 12 });
             assert.deepEqual(d.added, ["metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-002"]);
-            assert.deepEqual(d.changed, ["metal3-scale-lab:fleet:SushyFleet$command:local:Command::sushy-sushy-000"]);
+            assert.deepEqual(d.changed, []);
             assert.deepEqual(d.removed, []);
         });
 
@@ -147,8 +212,7 @@ describe("the lab program under mocks", function () {
                 "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-020",
                 "metal3-scale-lab:enroll:HostEnrollment$pulumi-nodejs:dynamic/enroll:BareMetalHostBatch::hosts-batch-021",
             ]);
-            assert.ok(d.changed.every((u) => u.includes("SushyFleet$command:local:Command::sushy-sushy-")), d.changed.join("\n"));
-            assert.equal(d.changed.length, 20, "each sushy container gains its share of the new hosts");
+            assert.deepEqual(d.changed, [], "each sushy container already declares its share of the new hosts");
             assert.deepEqual(d.removed, []);
         });
 

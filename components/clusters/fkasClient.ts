@@ -8,6 +8,7 @@
 //
 // Built inside provider methods (no sockets at module level: `__provider`).
 import { backoffMs, parseRetryAfter, sleep } from "../enroll/bounded";
+import type { ApiRequest } from "../enroll/tracker";
 import type { Endpoint } from "./render";
 
 export interface FkasClientOptions {
@@ -18,6 +19,8 @@ export interface FkasClientOptions {
     readonly backoffBaseMs?: number;
     readonly maxBackoffMs?: number;
     readonly requestTimeoutMs?: number;
+    /** Told about every request sent (each attempt): the run record. */
+    readonly onRequest?: (r: ApiRequest) => void;
 }
 
 /** A plain Error with fields: Error subclasses do not survive serialization into `__provider`. */
@@ -64,6 +67,7 @@ export class FkasClient {
     private readonly requestTimeoutMs: number;
     private readonly agent: any;
     private readonly http: any;
+    private readonly onRequest: ((r: ApiRequest) => void) | undefined;
 
     constructor(options: FkasClientOptions) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -75,6 +79,7 @@ export class FkasClient {
         this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
         this.agent = new this.http.Agent({ keepAlive: true, maxSockets: 1 });
         this.stats = { requests: 0, retries: 0 };
+        this.onRequest = options.onRequest;
     }
 
     close(): void {
@@ -117,7 +122,17 @@ export class FkasClient {
 
     private post(path: string, body: string): Promise<{ status: number; text: string; retryAfter?: string }> {
         this.stats.requests++;
+        const started = performance.now();
+        let reported = false;
+        const told = (status: number) => {
+            if (!reported) this.onRequest?.({ api: "fkas", method: "POST", path, status, ms: performance.now() - started, at: Date.now() });
+            reported = true;
+        };
         return new Promise((resolve, reject) => {
+            const failed = (err: Error) => {
+                told(0);
+                reject(err);
+            };
             const req = this.http.request(
                 `${this.url}${path}`,
                 { method: "POST", agent: this.agent, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } },
@@ -125,12 +140,15 @@ export class FkasClient {
                     let text = "";
                     res.setEncoding("utf8");
                     res.on("data", (c: string) => (text += c));
-                    res.on("end", () => resolve({ status: res.statusCode ?? 0, text, retryAfter: res.headers["retry-after"] }));
-                    res.on("error", reject);
+                    res.on("end", () => {
+                        told(res.statusCode ?? 0);
+                        resolve({ status: res.statusCode ?? 0, text, retryAfter: res.headers["retry-after"] });
+                    });
+                    res.on("error", failed);
                 },
             );
             req.setTimeout(this.requestTimeoutMs, () => req.destroy(new Error(`no answer for ${Math.round(this.requestTimeoutMs / 1000)}s`)));
-            req.on("error", reject);
+            req.on("error", failed);
             req.end(body);
         });
     }

@@ -150,8 +150,8 @@ function inSelectors(key: string, values: readonly string[], chunk = 50): string
     return out;
 }
 
-async function connect(inputs: WorkloadClusterBatchInputs): Promise<KubeClient> {
-    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10 });
+async function connect(inputs: WorkloadClusterBatchInputs, ctx: WaitContext): Promise<KubeClient> {
+    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, onRequest: (r) => ctx.tracker.request(r) });
 }
 
 async function listMetal3Clusters(client: KubeClient, inputs: WorkloadClusterBatchInputs): Promise<Record<string, Endpoint | undefined>> {
@@ -181,7 +181,7 @@ async function applyClusters(client: KubeClient, inputs: WorkloadClusterBatchInp
         else if (probes[c.name] === "unreachable") ctx.tracker.observe(c.name, { state: "API server unreachable", error: `no answer from ${e!.host}:${e!.port} (not refused): is FKAS's host reachable from here?` });
     }
     const touch: ClusterSpec[] = [];
-    const fkas = new FkasClient({ url: inputs.fkasUrl, backoffBaseMs: 250 });
+    const fkas = new FkasClient({ url: inputs.fkasUrl, backoffBaseMs: 250, onRequest: (r) => ctx.tracker.request(r) });
     try {
         // One at a time: FKAS's registration maps have no lock.
         for (const c of registrationOrder(clusters, recorded, probes)) {
@@ -457,7 +457,7 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
     },
 
     async apply(inputs, clusters, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         const ticker = setInterval(() => ctx.tracker.report(), 1000);
         try {
             await applyClusters(client, inputs, clusters, ctx);
@@ -468,7 +468,7 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
     },
 
     async waitForHosts(inputs, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         try {
             await waitForClusters(client, inputs, ctx);
         } finally {
@@ -477,7 +477,7 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
     },
 
     async observe(inputs, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         const ns = inputs.namespace;
         try {
             const clusterNames = inputs.hosts.map((c) => c.name);
@@ -514,7 +514,7 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
     },
 
     async remove(inputs, clusters, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         try {
             await removeClusters(client, inputs, clusters, ctx);
         } finally {
@@ -543,6 +543,8 @@ export interface WorkloadClusterBatchArgs {
     readonly concurrency?: pulumi.Input<number>;
     /** Default 300. */
     readonly watchTimeoutSeconds?: pulumi.Input<number>;
+    /** Run dir of this `pulumi up` (components/record/run.ts); "" (default) records nothing. */
+    readonly runDir?: pulumi.Input<string>;
 }
 
 export class WorkloadClusterBatch extends pulumi.dynamic.Resource {
@@ -564,6 +566,7 @@ export class WorkloadClusterBatch extends pulumi.dynamic.Resource {
             targetState: TARGET,
             concurrency: args.concurrency ?? 10,
             watchTimeoutSeconds: args.watchTimeoutSeconds ?? 300,
+            runDir: args.runDir ?? "",
             kubeconfig: pulumi.secret(args.kubeconfig),
             status: undefined,
         };

@@ -21,6 +21,8 @@ export interface WorkloadClustersArgs {
     readonly hostBatches: readonly pulumi.Resource[];
     /** What else must be ready first (CAPI providers, FKAS). */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** This run's record dir (components/record/run.ts startRun); "" records nothing. */
+    readonly runDir?: string;
 }
 
 export class WorkloadClusters extends pulumi.ComponentResource {
@@ -50,6 +52,7 @@ export class WorkloadClusters extends pulumi.ComponentResource {
                         kubernetesVersion: cfg.workloadKubernetesVersion,
                         image: nodeImage(cfg),
                         timeoutSeconds: cfg.waitTimeoutMinutes * 60,
+                        runDir: args.runDir,
                     },
                     { parent: this, dependsOn: before === undefined ? first : [this.batches[before]] },
                 ),

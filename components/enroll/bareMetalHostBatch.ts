@@ -173,8 +173,8 @@ function paths(namespace: string) {
     };
 }
 
-async function connect(inputs: BareMetalHostBatchInputs): Promise<KubeClient> {
-    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, redact: [inputs.bmcPassword] });
+async function connect(inputs: BareMetalHostBatchInputs, ctx: WaitContext): Promise<KubeClient> {
+    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, redact: [inputs.bmcPassword], onRequest: (r) => ctx.tracker.request(r) });
 }
 
 /** Server-side apply of one object (force: this field manager owns what it declares). */
@@ -222,6 +222,8 @@ async function applyHosts(client: KubeClient, inputs: BareMetalHostBatchInputs, 
 const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
     connectionKeys: ["kubeconfig", "concurrency", "timeoutSeconds", "watchTimeoutSeconds"],
 
+    secrets: (inputs) => [inputs.bmcPassword],
+
     check(inputs) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -259,7 +261,7 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
     },
 
     async apply(inputs, hosts, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         try {
             await applyHosts(client, inputs, hosts, ctx);
         } finally {
@@ -268,7 +270,7 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
     },
 
     async waitForHosts(inputs, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         const p = paths(inputs.namespace);
         const wanted: string[] = inputs.hosts.map((h) => h.name);
         const specs: Record<string, BmhSpec> = Object.fromEntries(inputs.hosts.map((h) => [h.name, h]));
@@ -318,7 +320,7 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
     },
 
     async observe(inputs, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         try {
             const { data } = await client.request<{ items?: Bmh[] }>("GET", paths(inputs.namespace).bmhs, { query: { labelSelector: batchSelector(inputs) } });
             const present: Record<string, Bmh> = {};
@@ -333,7 +335,7 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
     },
 
     async remove(inputs, hosts, ctx) {
-        const client = await connect(inputs);
+        const client = await connect(inputs, ctx);
         const p = paths(inputs.namespace);
         const names = hosts.map((h) => h.name);
         const all = names.length >= inputs.hosts.length && inputs.hosts.every((h) => names.includes(h.name));
@@ -408,6 +410,8 @@ export interface BareMetalHostBatchArgs {
     readonly concurrency?: pulumi.Input<number>;
     /** Default 300. */
     readonly watchTimeoutSeconds?: pulumi.Input<number>;
+    /** Run dir of this `pulumi up` (components/record/run.ts); "" (default) records nothing. */
+    readonly runDir?: pulumi.Input<string>;
 }
 
 export class BareMetalHostBatch extends pulumi.dynamic.Resource {
@@ -426,6 +430,7 @@ export class BareMetalHostBatch extends pulumi.dynamic.Resource {
             targetState: args.targetState ?? "available",
             concurrency: args.concurrency ?? 10,
             watchTimeoutSeconds: args.watchTimeoutSeconds ?? 300,
+            runDir: args.runDir ?? "",
             kubeconfig: pulumi.secret(args.kubeconfig),
             bmcPassword: pulumi.secret(args.bmcPassword),
             status: undefined,

@@ -1,12 +1,16 @@
 // The behaviour every batch resource shares, whatever enrolls its hosts:
 // host-by-host diff (always an update), idempotent create/update (adoption),
 // a provider-enforced deadline, visible progress, failures recorded on the
-// resource so the next `pulumi up` resumes, and delete that waits.
+// resource so the next `pulumi up` resumes, delete that waits, and the run
+// record of every create, update and delete (when given a `runDir`).
 //
 // A HostDriver supplies the parts that talk to a system (Ironic, Kubernetes).
 // The provider object returned by makeBatchProvider is what Pulumi serializes
 // into `__provider`: it and its drivers must build every client inside methods.
 import type * as pulumi from "@pulumi/pulumi";
+import type { Operation } from "../record/format";
+import { BatchRecord, openBatchRecord } from "../record/observer";
+import { latestRunDir } from "../record/run";
 import { Deadline } from "./bounded";
 import { canonicalJson, diffHosts, isEmptyDiff, NamedHost } from "./hostDiff";
 import { BatchObserver, HostFailure, HostTracker } from "./tracker";
@@ -17,6 +21,11 @@ export interface BatchInputs<H extends NamedHost> {
     readonly hosts: readonly H[];
     readonly targetState: string;
     readonly timeoutSeconds: number;
+    /**
+     * Absolute run dir of this `pulumi up` (components/record), "" or absent: nothing recorded.
+     * A new one every run: never a change of the batch by itself.
+     */
+    readonly runDir?: string;
 }
 
 export interface BatchStatus {
@@ -47,10 +56,12 @@ export interface HostDriver<H extends NamedHost, I extends BatchInputs<H>> {
     observe(inputs: I, ctx: WaitContext): Promise<void>;
     /** Input keys that only say how to connect: a change there alone does not update the batch. */
     readonly connectionKeys: readonly string[];
-    /** What the batch's items are called in progress and errors (default "hosts"). */
-    readonly unit?: string;
-    /** Extra observers (e.g. a run record); progress lines are always printed. */
+    /** What the batch's items are called in progress, errors and the run record (default "hosts"). */
+    readonly unit?: "hosts" | "clusters";
+    /** Extra observers; progress lines are always printed and the run record is added by the core. */
     observers?(inputs: I): BatchObserver[];
+    /** Secret inputs (passwords, tokens): never written to the run record. */
+    secrets?(inputs: I): string[];
 }
 
 /**
@@ -63,7 +74,8 @@ export function batchFailedError(message: string, id: string, properties: Record
 }
 
 // An array, not a Set: module values are serialized into `__provider`, where a Set loses its contents.
-const IGNORED_KEYS: readonly string[] = ["__provider", "status"];
+// runDir: each run records into a new directory, which alone never updates a batch.
+const IGNORED_KEYS: readonly string[] = ["__provider", "status", "runDir"];
 
 function sharedCheck<H extends NamedHost>(inputs: BatchInputs<H>): pulumi.dynamic.CheckFailure[] {
     const failures: pulumi.dynamic.CheckFailure[] = [];
@@ -90,14 +102,37 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
             (k) => !IGNORED_KEYS.includes(k) && k !== "hosts" && !driver.connectionKeys.includes(k) && canonicalJson((olds as any)[k]) !== canonicalJson((news as any)[k]),
         );
 
-    const tracking = (inputs: I, hosts: readonly H[], targets: string[], label = inputs.label): WaitContext => ({
-        tracker: new HostTracker(label, hosts.map((h) => h.name), targets, { observers: driver.observers?.(inputs), unit: driver.unit }),
+    const tracking = (inputs: I, hosts: readonly H[], targets: string[], label = inputs.label, record?: BatchRecord): WaitContext => ({
+        tracker: new HostTracker(label, hosts.map((h) => h.name), targets, {
+            observers: [...(driver.observers?.(inputs) ?? []), ...(record ? [record] : [])],
+            unit: driver.unit,
+        }),
         deadline: new Deadline(Number(inputs.timeoutSeconds) * 1000),
     });
 
+    /**
+     * Runs one operation under the run record in `runDir` (none: not recorded): its start, and its
+     * end with whether it finished; the body records its failing units. A record never fails the batch.
+     */
+    const recorded = async <T>(inputs: I, op: Operation, units: number, runDir: unknown, body: (record?: BatchRecord) => Promise<T>): Promise<T> => {
+        const record = openBatchRecord(runDir, inputs.label, driver.unit ?? "hosts", driver.secrets?.(inputs) ?? []);
+        // The states that count as done: what the report measures time-to-target against.
+        record?.operation(op, "start", units, { targets: op === "delete" ? ["deleted"] : [inputs.targetState] });
+        try {
+            const result = await body(record);
+            record?.operation(op, "end", units, { ready: true });
+            return result;
+        } catch (err) {
+            record?.operation(op, "end", units, { ready: false, reason: errorMessage(err).split("\n")[0] });
+            throw err;
+        } finally {
+            await record?.close();
+        }
+    };
+
     /** Applies `toApply`, waits for all of `inputs.hosts`, and returns outs or throws a recording error. */
-    const converge = async (id: string, inputs: I, toApply: readonly H[]): Promise<BatchOutputs<I>> => {
-        const ctx = tracking(inputs, inputs.hosts, [inputs.targetState]);
+    const converge = async (id: string, inputs: I, toApply: readonly H[], record?: BatchRecord): Promise<BatchOutputs<I>> => {
+        const ctx = tracking(inputs, inputs.hosts, [inputs.targetState], inputs.label, record);
         let error: unknown;
         try {
             if (toApply.length > 0) await driver.apply(inputs, toApply, ctx);
@@ -106,6 +141,7 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
             error = err;
         }
         ctx.tracker.report(true);
+        record?.failures(ctx.tracker.failing());
         const failures = ctx.tracker.failures();
         const ready = error === undefined && ctx.tracker.settled() && failures.length === 0;
         const outs: BatchOutputs<I> = {
@@ -132,7 +168,10 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
             return { changes: !isEmptyDiff(hosts) || settingsChanged(olds, news) || unfinished, replaces: [], deleteBeforeReplace: false };
         },
 
-        /** `pulumi refresh`: a host gone or broken behind the batch's back makes it unfinished, so the next up re-applies it. */
+        /**
+         * `pulumi refresh`: a host gone or broken behind the batch's back makes it unfinished, so the next up re-applies it.
+         * Not recorded: a refresh runs before the program picks a run dir, so it would land in an older run.
+         */
         async read(id: string, props: BatchOutputs<I>) {
             const hosts = props.hosts ?? [];
             if (hosts.length === 0) return { id, props };
@@ -150,31 +189,40 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
 
         async create(inputs: I) {
             const id = inputs.label;
-            return { id, outs: await converge(id, inputs, inputs.hosts) };
+            return { id, outs: await recorded(inputs, "create", inputs.hosts.length, inputs.runDir, (record) => converge(id, inputs, inputs.hosts, record)) };
         },
 
         async update(id: string, olds: BatchOutputs<I>, news: I) {
             const hosts = diffHosts(olds.hosts ?? [], news.hosts);
-            if (hosts.removed.length > 0) {
-                const ctx = tracking(news, hosts.removed, ["deleted"], `${news.label} (removing)`);
-                await driver.remove(news, hosts.removed, ctx);
-                ctx.tracker.report(true);
-                if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("removing hosts did not finish"));
-            }
-            // Unchanged hosts are re-applied only if the last run did not finish or a batch-wide
-            // setting (e.g. the BMC password) changed: adoption makes re-applying safe.
-            const everyHost = olds.status?.ready !== true || settingsChanged(olds, news);
-            const toApply = everyHost ? news.hosts : [...hosts.added, ...hosts.changed];
-            return { outs: await converge(id, news, toApply) };
+            const outs = await recorded(news, "update", news.hosts.length + hosts.removed.length, news.runDir, async (record) => {
+                if (hosts.removed.length > 0) {
+                    const ctx = tracking(news, hosts.removed, ["deleted"], `${news.label} (removing)`, record);
+                    await driver.remove(news, hosts.removed, ctx);
+                    ctx.tracker.report(true);
+                    record?.failures(ctx.tracker.failing());
+                    if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("removing hosts did not finish"));
+                }
+                // Unchanged hosts are re-applied only if the last run did not finish or a batch-wide
+                // setting (e.g. the BMC password) changed: adoption makes re-applying safe.
+                const everyHost = olds.status?.ready !== true || settingsChanged(olds, news);
+                const toApply = everyHost ? news.hosts : [...hosts.added, ...hosts.changed];
+                return converge(id, news, toApply, record);
+            });
+            return { outs };
         },
 
         async delete(_id: string, props: BatchOutputs<I>) {
             const hosts = props.hosts ?? [];
             if (hosts.length === 0) return;
-            const ctx = tracking(props, hosts, ["deleted"], `${props.label} (deleting)`);
-            await driver.remove(props, hosts, ctx);
-            ctx.tracker.report(true);
-            if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("delete did not finish"));
+            // The stored runDir is the run that created the batch: a delete records into the stack's newest run.
+            const runDir = typeof props.runDir === "string" && props.runDir !== "" ? latestRunDir(props.runDir) : "";
+            await recorded(props, "delete", hosts.length, runDir, async (record) => {
+                const ctx = tracking(props, hosts, ["deleted"], `${props.label} (deleting)`, record);
+                await driver.remove(props, hosts, ctx);
+                ctx.tracker.report(true);
+                record?.failures(ctx.tracker.failing());
+                if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("delete did not finish"));
+            });
         },
     };
 }

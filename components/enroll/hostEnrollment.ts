@@ -27,6 +27,8 @@ export interface HostEnrollmentArgs {
     readonly kubernetes?: { readonly kubeconfig: pulumi.Input<string>; readonly namespace: pulumi.Input<string> };
     /** What must be ready before the first batch (Ironic's conductors, or BMO). */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** This run's record dir (components/record/run.ts startRun); "" records nothing. */
+    readonly runDir?: string;
 }
 
 /** The batch that batch `index` waits for, so at most `inFlight` run at once. */
@@ -67,6 +69,7 @@ export class HostEnrollment extends pulumi.ComponentResource {
                           bmcPassword: args.bmc.password,
                           targetState: "available",
                           timeoutSeconds,
+                          runDir: args.runDir,
                       }, batchOpts),
             );
         }
@@ -91,6 +94,7 @@ export function ironicBatchArgs(args: HostEnrollmentArgs, label: string, hosts: 
         caPem: ironic.caPem,
         apiVersion: args.config.ironic.apiVersion,
         driverInfoSecrets: { redfish_password: args.bmc.password },
+        runDir: args.runDir,
     };
 }
 

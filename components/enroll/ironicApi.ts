@@ -5,6 +5,7 @@
 // cannot be serialized into `__provider`.
 
 import { backoffMs, parseRetryAfter, sleep } from "./bounded";
+import type { ApiRequest } from "./tracker";
 
 export interface IronicConnection {
     readonly endpoints: readonly string[];
@@ -13,6 +14,8 @@ export interface IronicConnection {
     /** PEM of the CA that signed the conductors' certificates (https endpoints). */
     readonly caPem?: string;
     readonly apiVersion: string;
+    /** Told about every request sent (each attempt): the run record. */
+    readonly onRequest?: (r: ApiRequest) => void;
 }
 
 export interface IronicNode {
@@ -110,6 +113,22 @@ export class IronicClient {
         return nodes;
     }
 
+    /**
+     * The conductor holding each node whose description carries `marker` (uuid -> hostname, null when
+     * none serves it), from ONE paged detail list: Ironic 21.4 answers 500 to `fields=...,conductor`
+     * (node.py get_nodes passes the API-only field `conductor` to the database query).
+     */
+    async conductors(marker: string): Promise<Record<string, string | null>> {
+        const out: Record<string, string | null> = {};
+        let path: string | undefined = `/v1/nodes/detail?description_contains=${encodeURIComponent(marker)}&limit=1000`;
+        while (path) {
+            const { data }: { data: { nodes: { uuid: string; conductor?: string | null }[]; next?: string } } = await this.request("GET", path);
+            for (const n of data.nodes) out[n.uuid] = n.conductor ?? null;
+            path = data.next ? data.next.slice(data.next.indexOf("/v1/")) : undefined;
+        }
+        return out;
+    }
+
     /** One node with the same fields as listNodes; undefined when it is gone. */
     async getNode(uuid: string): Promise<IronicNode | undefined> {
         const { status, data } = await this.request<IronicNode>("GET", `/v1/nodes/${encodeURIComponent(uuid)}?fields=${NODE_FIELDS}`, undefined, [404]);
@@ -141,17 +160,31 @@ export class IronicClient {
         if (payload !== undefined) headers["Content-Type"] = "application/json";
         if (this.conn.username) headers.Authorization = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ""}`).toString("base64")}`;
         this.requestsPerEndpoint[endpoint] = (this.requestsPerEndpoint[endpoint] ?? 0) + 1;
+        const started = performance.now();
+        let reported = false;
+        const told = (status: number) => {
+            if (reported) return;
+            reported = true;
+            this.conn.onRequest?.({ api: "ironic", method, path, status, ms: performance.now() - started, at: Date.now() });
+        };
         return new Promise((resolve, reject) => {
             const req = (secure ? https : http).request(url, { method, headers, agent, timeout: 60_000 }, (res: any) => {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));
                 res.on("end", () => {
+                    told(res.statusCode);
                     resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8"), retryAfterMs: parseRetryAfter(res.headers["retry-after"]) });
                 });
-                res.on("error", reject);
+                res.on("error", (err: Error) => {
+                    told(0);
+                    reject(err);
+                });
             });
             req.on("timeout", () => req.destroy(new Error(`Ironic ${method} ${url.host}${path} timed out`)));
-            req.on("error", reject);
+            req.on("error", (err: Error) => {
+                told(0);
+                reject(err);
+            });
             req.end(payload);
         });
     }

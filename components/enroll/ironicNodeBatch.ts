@@ -1,6 +1,7 @@
 // IronicNodeBatch: a batch of hosts enrolled directly in Ironic (mode `ironic`,
 // no BMO), driven enroll -> manageable (inspected) -> available. Progress is
-// read with ONE node list per batch per interval, never a call per host.
+// read with ONE node list per batch per interval, never a call per host; a
+// recorded run also looks up nodes' conductors, with one list now and then.
 import * as pulumi from "@pulumi/pulumi";
 import { backoffMs, mapBounded, sleep } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
@@ -40,8 +41,15 @@ export function batchMarker(label: string): string {
     return `[metal3-scale-lab:${label}]`;
 }
 
-function clientFor(inputs: IronicNodeBatchInputs): IronicClient {
-    return new IronicClient({ endpoints: inputs.endpoints, username: inputs.username, password: inputs.password, caPem: inputs.caPem, apiVersion: inputs.apiVersion });
+function clientFor(inputs: IronicNodeBatchInputs, ctx: WaitContext): IronicClient {
+    return new IronicClient({
+        endpoints: inputs.endpoints,
+        username: inputs.username,
+        password: inputs.password,
+        caPem: inputs.caPem,
+        apiVersion: inputs.apiVersion,
+        onRequest: (r) => ctx.tracker.request(r),
+    });
 }
 
 function nodeBody(inputs: IronicNodeBatchInputs, spec: IronicNodeSpec) {
@@ -146,9 +154,36 @@ function due(pacing: Pacing, uuid: string): boolean {
 }
 
 /** A host failed for this run: recorded with its message and printed at once; later rounds leave it alone. */
-function fail(ctx: WaitContext, host: string, state: string, error: string): void {
-    ctx.tracker.observe(host, { state, error });
+function fail(ctx: WaitContext, host: string, state: string, error: string, conductor?: string): void {
+    ctx.tracker.observe(host, { state, error, conductor });
     ctx.tracker.note(host, `failed in ${state}: ${error}`);
+}
+
+/** Which conductor holds each node (uuid -> hostname), as last looked up (a record, not a Map: see tracker.ts). */
+interface Conductors {
+    readonly of: Record<string, string | null>;
+    at: number;
+}
+/** A conductor joining or leaving moves nodes: a recorded run looks again at most this often while nodes move. */
+const CONDUCTOR_REFRESH_MS = 30_000;
+
+function newConductors(): Conductors {
+    return { of: {}, at: Number.NEGATIVE_INFINITY };
+}
+
+/**
+ * For the run record only (nothing when the run is not recorded): before nodes' state changes are
+ * observed, ONE detail list when one of them has no known conductor or the last look is stale.
+ */
+async function lookUpConductors(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: WaitContext, moving: readonly string[], known: Conductors): Promise<void> {
+    if (!ctx.tracker.recording() || moving.length === 0) return;
+    if (Date.now() - known.at < CONDUCTOR_REFRESH_MS && moving.every((uuid) => uuid in known.of)) return;
+    Object.assign(known.of, await client.conductors(batchMarker(inputs.label)));
+    known.at = Date.now();
+}
+
+function conductorOf(known: Conductors, node: IronicNode | undefined): string | undefined {
+    return (node && known.of[node.uuid]) || undefined;
 }
 
 function failed(ctx: WaitContext, host: string): boolean {
@@ -177,6 +212,8 @@ const INTERFACE_FIELD = /^[a-z]+_interface$/;
 const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     connectionKeys: ["endpoints", "username", "password", "caPem", "apiVersion", "concurrency", "pollSeconds", "timeoutSeconds"],
 
+    secrets: (inputs) => [inputs.password, ...Object.values(inputs.driverInfoSecrets ?? {})],
+
     check(inputs) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         if (!Array.isArray(inputs.endpoints) || inputs.endpoints.length === 0 || inputs.endpoints.some((e) => !/^https?:\/\//.test(e))) {
@@ -201,7 +238,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     },
 
     async apply(inputs, hosts, ctx) {
-        const client = clientFor(inputs);
+        const client = clientFor(inputs, ctx);
         try {
             const existing = await listBatch(client, inputs);
             await mapBounded(hosts, inputs.concurrency, async (spec) => {
@@ -221,24 +258,33 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     },
 
     async waitForHosts(inputs, ctx) {
-        const client = clientFor(inputs);
+        const client = clientFor(inputs, ctx);
         const retries: Record<string, number> = {};
         const pacing = newPacing();
+        const known = newConductors();
         const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retries };
         try {
             await runRounds(inputs, ctx, async () => {
                 const nodes = await listBatch(client, inputs);
+                // final for this run (failed); the next `pulumi up` tries again
+                const decided = inputs.hosts
+                    .filter((spec) => !failed(ctx, spec.name))
+                    .map((spec) => {
+                        const node = nodes.get(spec.uuid);
+                        const next = nextEnrollAction(node, goal);
+                        // A node past the target (adopted, deployed) counts as the target.
+                        return { spec, node, next, state: next.action === "done" ? inputs.targetState : (node?.provision_state ?? "absent") };
+                    });
+                const moving = decided.filter((d) => d.node && ctx.tracker.stateOf(d.spec.name)?.state !== d.state).map((d) => d.node!.uuid);
+                await lookUpConductors(client, inputs, ctx, moving, known);
                 const work: { spec: IronicNodeSpec; node?: IronicNode; action: EnrollAction }[] = [];
-                for (const spec of inputs.hosts) {
-                    if (failed(ctx, spec.name)) continue; // final for this run; the next `pulumi up` tries again
-                    const node = nodes.get(spec.uuid);
-                    const next = nextEnrollAction(node, goal);
+                for (const { spec, node, next, state } of decided) {
+                    const conductor = conductorOf(known, node);
                     if (next.action === "failed") {
-                        fail(ctx, spec.name, node?.provision_state ?? "absent", next.error ?? "failed");
+                        fail(ctx, spec.name, state, next.error ?? "failed", conductor);
                         continue;
                     }
-                    // A node past the target (adopted, deployed) counts as the target.
-                    ctx.tracker.observe(spec.name, { state: next.action === "done" ? inputs.targetState : (node?.provision_state ?? "absent") });
+                    ctx.tracker.observe(spec.name, { state, conductor });
                     if (next.action === "done" || next.action === "wait" || !due(pacing, spec.uuid)) continue;
                     if (node && next.retrying !== undefined) {
                         retries[node.uuid] = (retries[node.uuid] ?? 0) + 1;
@@ -258,7 +304,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     },
 
     async observe(inputs, ctx) {
-        const client = clientFor(inputs);
+        const client = clientFor(inputs, ctx);
         try {
             const nodes = await listBatch(client, inputs);
             // Every failure state is final here: a refresh only looks.
@@ -277,17 +323,20 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     },
 
     async remove(inputs, hosts, ctx) {
-        const client = clientFor(inputs);
+        const client = clientFor(inputs, ctx);
         const pacing = newPacing();
+        const known = newConductors();
         try {
             await runRounds(inputs, ctx, async () => {
                 const nodes = await listBatch(client, inputs);
+                const live = hosts.filter((spec) => !failed(ctx, spec.name));
+                const moving = live.filter((spec) => nodes.has(spec.uuid) && ctx.tracker.stateOf(spec.name)?.state !== nodes.get(spec.uuid)!.provision_state).map((spec) => spec.uuid);
+                await lookUpConductors(client, inputs, ctx, moving, known);
                 const work: { spec: IronicNodeSpec; node: IronicNode; action: DeleteAction }[] = [];
-                for (const spec of hosts) {
-                    if (failed(ctx, spec.name)) continue;
+                for (const spec of live) {
                     const node = nodes.get(spec.uuid);
                     const { action } = nextDeleteAction(node);
-                    ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "deleted" });
+                    ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "deleted", conductor: conductorOf(known, node) });
                     if (node && action !== "gone" && action !== "wait" && due(pacing, spec.uuid)) work.push({ spec, node, action });
                 }
                 await mapBounded(work, inputs.concurrency, async ({ spec, node, action }) => settle(ctx, pacing, spec, node, await act(client, node, action)));
@@ -315,6 +364,8 @@ export interface IronicNodeBatchArgs {
     readonly driverInfoSecrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     readonly concurrency?: pulumi.Input<number>;
     readonly pollSeconds?: pulumi.Input<number>;
+    /** Run dir of this `pulumi up` (components/record/run.ts); "" records nothing. */
+    readonly runDir?: pulumi.Input<string>;
 }
 
 export class IronicNodeBatch extends pulumi.dynamic.Resource {
@@ -328,6 +379,7 @@ export class IronicNodeBatch extends pulumi.dynamic.Resource {
             concurrency: 20,
             pollSeconds: 2,
             ...args,
+            runDir: args.runDir ?? "",
             password: pulumi.secret(args.password),
             driverInfoSecrets: pulumi.secret(args.driverInfoSecrets ?? {}),
             status: undefined,

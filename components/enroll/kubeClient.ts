@@ -11,6 +11,7 @@
 // into `__provider`); module-level values are plain arrays and objects only.
 import type * as http from "http";
 import { backoffMs, parseRetryAfter, sleep } from "./bounded";
+import type { ApiRequest } from "./tracker";
 
 // Shared with the Ironic client; re-exported for callers of this module.
 export { backoffMs, parseRetryAfter };
@@ -30,6 +31,8 @@ export interface KubeClientOptions {
     readonly maxBackoffMs?: number;
     /** Strings never to be shown in an error message (passwords, tokens). */
     readonly redact?: readonly string[];
+    /** Told about every request sent (each attempt; a watch as WATCH, until its answer's headers): the run record. */
+    readonly onRequest?: (r: ApiRequest) => void;
 }
 
 export interface KubeList<T> {
@@ -150,6 +153,7 @@ export class KubeClient {
     /** `http` or `https`, loaded once (a require per request is slow under loaders). */
     private readonly transport: typeof http;
     private auth: { at: number; headers: Record<string, string>; basic?: string } | undefined;
+    private readonly onRequest: ((r: ApiRequest) => void) | undefined;
 
     private constructor(
         private readonly kc: any,
@@ -168,6 +172,7 @@ export class KubeClient {
         this.backoffBaseMs = options.backoffBaseMs ?? 250;
         this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
         this.secrets = [...(options.redact ?? [])];
+        this.onRequest = options.onRequest;
         const user = kc.getCurrentUser?.();
         for (const s of [user?.token, user?.password]) if (typeof s === "string") this.secrets.push(s);
     }
@@ -293,9 +298,11 @@ export class KubeClient {
         });
         const fail = (err: unknown, status?: number, retryAfterMs?: number) =>
             settle({ kind: "failed", error: new Error(`Kubernetes watch ${path}: ${this.redact(err instanceof Error ? err.message : String(err))}`), status, retryAfterMs });
+        const started = performance.now();
         this.open("GET", path, { ...query, watch: "true" }, undefined, undefined, idleMs)
             .then(({ request, response }) => {
                 req = request;
+                this.told("WATCH", path, response.statusCode ?? 0, started);
                 // Ended (aborted) while the request was being sent: close it now.
                 if (finished) return request.destroy();
                 if (response.statusCode !== 200) {
@@ -346,7 +353,10 @@ export class KubeClient {
                 response.on("close", () => (response.complete ? settle({ kind: "closed" }) : fail(new Error("connection closed"))));
                 return undefined;
             })
-            .catch((err) => fail(err));
+            .catch((err) => {
+                this.told("WATCH", path, 0, started);
+                fail(err);
+            });
         return {
             done,
             abort: () => {
@@ -400,16 +410,47 @@ export class KubeClient {
         return this.auth;
     }
 
+    /** Passes one request to the hook (never lets the hook break a request). */
+    private told(method: string, path: string, status: number, started: number): void {
+        try {
+            this.onRequest?.({ api: "kubernetes", method, path, status, ms: performance.now() - started, at: Date.now() });
+        } catch {
+            // A record's trouble is the record's.
+        }
+    }
+
     private async send(method: string, path: string, options: RequestOptions): Promise<RawResponse> {
         const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-        const { response } = await this.open(method, path, options.query, body, options.contentType, this.requestTimeoutMs);
+        const started = performance.now();
+        let reported = false;
+        const tell = (status: number) => {
+            if (!reported) this.told(method, path, status, started);
+            reported = true;
+        };
+        let response: http.IncomingMessage;
+        try {
+            ({ response } = await this.open(method, path, options.query, body, options.contentType, this.requestTimeoutMs));
+        } catch (err) {
+            tell(0);
+            throw err;
+        }
         return new Promise((resolve, reject) => {
             let text = "";
             response.setEncoding("utf8");
             response.on("data", (c: string) => (text += c));
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text }));
-            response.on("error", reject);
-            response.on("close", () => (response.complete ? undefined : reject(new Error("connection closed before the answer was complete"))));
+            response.on("end", () => {
+                tell(response.statusCode ?? 0);
+                resolve({ status: response.statusCode ?? 0, headers: response.headers, text });
+            });
+            response.on("error", (err) => {
+                tell(0);
+                reject(err);
+            });
+            response.on("close", () => {
+                if (response.complete) return;
+                tell(0);
+                reject(new Error("connection closed before the answer was complete"));
+            });
         });
     }
 }

@@ -1,12 +1,14 @@
 // Follows every host of a batch: its current state, its transitions (with
-// timestamps, for observers such as a future run record) and the progress a
-// user sees while `pulumi up` waits.
+// timestamps) and the progress a user sees while `pulumi up` waits; passes
+// transitions and the clients' requests on to observers (the run record).
 import { formatDuration } from "./bounded";
 
 export interface HostObservation {
     readonly state: string;
     /** Set when the host is in error: the message the user needs. */
     readonly error?: string;
+    /** Ironic nodes: the conductor holding the node when this was seen (not a change by itself). */
+    readonly conductor?: string;
 }
 
 export interface HostTransition {
@@ -15,7 +17,21 @@ export interface HostTransition {
     readonly from: string | undefined;
     readonly to: string;
     readonly error?: string;
+    readonly conductor?: string;
     /** Epoch milliseconds. */
+    readonly at: number;
+}
+
+/** One HTTP request a client sent (each attempt counts), as its hook reports it. */
+export interface ApiRequest {
+    readonly api: "ironic" | "kubernetes" | "fkas";
+    readonly method: string;
+    /** Path as sent (may carry ids and a query: classed before it is recorded). */
+    readonly path: string;
+    /** HTTP status; 0 when no answer came (connection error, timeout). */
+    readonly status: number;
+    readonly ms: number;
+    /** Epoch milliseconds of the answer. */
     readonly at: number;
 }
 
@@ -25,9 +41,10 @@ export interface HostFailure {
     readonly error: string;
 }
 
-/** Something that wants to hear about every state change (progress lines, a run record, ...). */
+/** Something that wants to hear about every state change and request (a run record, ...). */
 export interface BatchObserver {
     onTransition(t: HostTransition): void;
+    onRequest?(r: ApiRequest): void;
 }
 
 export interface TrackerOptions {
@@ -80,8 +97,18 @@ export class HostTracker {
         const before = this.states.get(host);
         if (before && before.state === observation.state && before.error === observation.error) return;
         this.states.set(host, observation);
-        const t: HostTransition = { batch: this.label, host, from: before?.state, to: observation.state, error: observation.error, at: this.now() };
+        const t: HostTransition = { batch: this.label, host, from: before?.state, to: observation.state, error: observation.error, conductor: observation.conductor, at: this.now() };
         for (const o of this.observers) o.onTransition(t);
+    }
+
+    /** Whether anyone records transitions and requests (drivers skip work only a record needs). */
+    recording(): boolean {
+        return this.observers.length > 0;
+    }
+
+    /** A client's request hook: passes each request on to the observers. */
+    request(r: ApiRequest): void {
+        for (const o of this.observers) o.onRequest?.(r);
     }
 
     /** Prints one line about one host at once (a failure, a retry): not rate-limited like report(). */
@@ -141,12 +168,14 @@ export class HostTracker {
         this.log(`${line} (${formatDuration(now - this.started)} elapsed)`);
     }
 
+    /** Every host not done: the failed ones with their message, then the pending ones ("still waiting"). */
+    failing(): HostFailure[] {
+        return [...this.failures(), ...this.pending().map((name) => ({ name, state: this.states.get(name)?.state ?? "unseen", error: "still waiting" }))];
+    }
+
     /** When the batch cannot be left as is: every failing host with its state and message, first `limit`. */
     describeFailures(reason: string, limit = 20): string {
-        const failing: HostFailure[] = [
-            ...this.failures(),
-            ...this.pending().map((name) => ({ name, state: this.states.get(name)?.state ?? "unseen", error: "still waiting" })),
-        ];
+        const failing = this.failing();
         const lines = failing.slice(0, limit).map((f) => `  - ${f.name}: ${f.state}: ${f.error}`);
         if (failing.length > limit) lines.push(`  ... and ${failing.length - limit} more`);
         return `${this.label}: ${reason}: ${failing.length} of ${this.hosts.length} ${this.unit} not ${this.targets.join("/")}:\n${lines.join("\n")}`;
