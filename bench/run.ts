@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { LAB_HOST_CPUS_ENV } from "../components/config/defaults";
 import { loadLabConfig } from "../components/config/load";
 import { BareMetalHostBatch } from "../components/enroll/bareMetalHostBatch";
 import { buildInventory } from "../components/inventory/inventory";
@@ -16,6 +17,9 @@ import { rebuildProvider } from "../test/support/capturedProvider";
 import { KubeApiTestServer } from "../test/support/kubeApiServer";
 import { ProgramRun, runProgram, stackConfig } from "../test/support/mockProgram";
 import { SimulatedBmo } from "../test/support/simulatedBmo";
+
+// The bench sizes programs, not a lab host: count enough CPUs that the loader's fleet rule admits every size.
+process.env[LAB_HOST_CPUS_ENV] = "1024";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const labProgram: () => Promise<Record<string, unknown>> = require("../index");

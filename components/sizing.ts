@@ -1,6 +1,8 @@
 // What a stack needs from its lab host (pure): CPUs, memory and disk, from the
 // management VM's own settings plus what the lab host runs beside it. Used by
 // scripts/check-prereqs.sh (through scripts/sizing.ts) and quoted in README.
+import { HOSTS_PER_CPU } from "./config/defaults";
+import { hostsPerDockerHost } from "./config/load";
 import { LabConfig } from "./config/types";
 
 /**
@@ -17,8 +19,6 @@ export const LAB_HOST_SERVICES_MIB = 256;
 export const LAB_HOST_RESERVED_MIB = 2048;
 /** CPUs the lab host keeps beside the VM (Docker, libvirt, the fleet's Python processes, Pulumi). */
 export const LAB_HOST_RESERVED_CPUS = 2;
-/** Fleet containers per spare CPU: sushy-tools spends ~0.4 s of CPU per authenticated Redfish request (bcrypt). */
-export const FLEET_CONTAINERS_PER_CPU = 10;
 /**
  * Disk on the lab host besides the VM's: the mirrored images are pulled once
  * and pushed once (two copies), the IPA cache, libvirt and Docker overhead. An
@@ -31,20 +31,22 @@ export interface LabHostSizing {
     readonly memoryMib: number;
     readonly diskGib: number;
     /** How each figure is made up, for messages. */
-    readonly parts: { readonly vm: { cpus: number; memoryMib: number; diskGib: number }; readonly fleetContainers: number };
+    readonly parts: { readonly vm: { cpus: number; memoryMib: number; diskGib: number }; readonly fleetContainers: number; readonly fleetHosts: number };
 }
 
-export function labHostSizing(cfg: Pick<LabConfig, "managementCluster" | "sushyContainers" | "fakeIpaContainers" | "dockerHosts">): LabHostSizing {
+export function labHostSizing(cfg: Pick<LabConfig, "managementCluster" | "nodes" | "sushyStripe" | "hostsPerSushy" | "sushyContainers" | "fakeIpaContainers" | "dockerHosts">): LabHostSizing {
     // Only the lab host's share of the fleet runs here (container i on docker host i mod H).
     const share = (count: number) => Math.ceil(count / cfg.dockerHosts.length);
     const sushy = share(cfg.sushyContainers);
     const fakeIpa = share(cfg.fakeIpaContainers);
     const vm = cfg.managementCluster.kind === "minikube" ? { cpus: cfg.managementCluster.cpus, memoryMib: cfg.managementCluster.memoryMb, diskGib: cfg.managementCluster.diskGb } : { cpus: 0, memoryMib: 0, diskGib: 0 };
     const fleetContainers = sushy + fakeIpa;
+    // The loader's rule: HOSTS_PER_CPU simulated hosts per CPU of the docker host their sushy-tools runs on.
+    const fleetHosts = hostsPerDockerHost(cfg, cfg.dockerHosts.length)[0];
     return {
-        cpus: vm.cpus + LAB_HOST_RESERVED_CPUS + Math.ceil(fleetContainers / FLEET_CONTAINERS_PER_CPU),
+        cpus: vm.cpus + LAB_HOST_RESERVED_CPUS + Math.ceil(fleetHosts / HOSTS_PER_CPU),
         memoryMib: vm.memoryMib + LAB_HOST_RESERVED_MIB + LAB_HOST_SERVICES_MIB + sushy * SUSHY_MIB + fakeIpa * FAKE_IPA_MIB,
         diskGib: vm.diskGib + LAB_HOST_DISK_GIB,
-        parts: { vm, fleetContainers },
+        parts: { vm, fleetContainers, fleetHosts },
     };
 }

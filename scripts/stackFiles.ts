@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { OBJECT_KEYS, PROJECT } from "../components/config/load";
+import { rawConfigOf } from "../components/config/read";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -29,13 +29,7 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     return config;
 }
 
-/** Stack config as the program reads it (readRawConfig): keys without the project, objects parsed. */
+/** Stack config as the program reads it (readRawConfig's own rule: near-miss namespaces kept for the loader to refuse). */
 export function rawStackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const [fullKey, text] of Object.entries(stackConfig(stack, overrides))) {
-        const key = fullKey.slice(PROJECT.length + 1);
-        raw[key] = (OBJECT_KEYS as readonly string[]).includes(key) ? JSON.parse(text) : text;
-    }
-    return raw;
+    return rawConfigOf(stackConfig(stack, overrides));
 }
-

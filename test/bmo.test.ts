@@ -42,11 +42,11 @@ describe("Bmo rendering", () => {
         assert.throws(() => bmoIronicEnv(config, { ironicEndpoint: "http://x:6385", deployKernelUrl: "k", deployRamdiskUrl: "r" }), /TLS/);
     });
 
-    it("derives sensible concurrency and API rates from the host count", () => {
+    it("derives concurrency from the hosts in flight (batchSize x maxBatchesInFlight) and API rates from concurrency", () => {
         const small = labConfig("dev");
         const big = labConfig("scale1000");
         assert.ok(small.bmo.concurrency >= 2 && small.bmo.concurrency <= 8);
-        assert.ok(big.bmo.concurrency > small.bmo.concurrency);
+        assert.ok(big.bmo.concurrency > small.bmo.concurrency, "scale1000 enrolls 50 hosts at once, dev 5");
         assert.ok(big.bmo.provisioningLimit >= big.batchSize, "a whole batch may inspect at once");
         assert.deepEqual(bmoKubeApiRate(2), { qps: 20, burst: 30 });
         assert.deepEqual(bmoKubeApiRate(10), { qps: 50, burst: 75 });

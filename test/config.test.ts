@@ -1,16 +1,29 @@
 // The loader: defaults, derivations, and every bad input reported at once with key, value and what is allowed.
+import * as pulumi from "@pulumi/pulumi";
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { SCALAR_DEFAULTS } from "../components/config/defaults";
+import { HOSTS_PER_CPU, SCALAR_DEFAULTS } from "../components/config/defaults";
 import { LabConfigError, showValue } from "../components/config/errors";
-import { isPinnedImage, loadLabConfig, RawConfig, stackSlug } from "../components/config/load";
-import { rawStackConfig } from "./support/mockProgram";
+import { derivedBmoConcurrency, dockerDaemonOf, hostsPerDockerHost, isPinnedImage, loadLabConfig, RawConfig, stackSlug, thisLabHost } from "../components/config/load";
+import { rawConfigOf, readRawConfig } from "../components/config/read";
+import { editDistance, isNearMiss } from "../components/config/spelling";
+import { rawStackConfig, stackConfig } from "./support/mockProgram";
+
+/** The loader counts the lab host's CPUs; the table pins them so results do not depend on the test machine. */
+const LAB_HOST = { cpus: 4 };
+
+/** A kubeconfig file that exists for the whole run (the loader refuses a path that does not). */
+const KUBECONFIG_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "metal3-lab-config-"));
+const KUBECONFIG = path.join(KUBECONFIG_DIR, "kubeconfig");
+fs.writeFileSync(KUBECONFIG, "apiVersion: v1\nkind: Config\n");
+process.on("exit", () => fs.rmSync(KUBECONFIG_DIR, { recursive: true, force: true }));
 
 function issuesOf(raw: RawConfig): LabConfigError["issues"] {
     try {
-        loadLabConfig(raw, "dev");
+        loadLabConfig(raw, "dev", LAB_HOST);
     } catch (err) {
         assert.ok(err instanceof LabConfigError, `expected LabConfigError, got ${err}`);
         return err.issues;
@@ -47,14 +60,39 @@ describe("config loader", () => {
 
     it("derives sushy and fake-ipa counts, FKAS replicas and BMO concurrency", () => {
         const cfg = loadLabConfig({ nodes: "250" }, "dev");
-        assert.equal(cfg.sushyContainers, 3, "one per 100 hosts");
-        assert.equal(cfg.fakeIpaContainers, 3, "one per sushy container");
+        assert.equal(cfg.sushyStripe, 10, "derived: blocks of 10 containers");
+        assert.equal(cfg.sushyContainers, 10, "250 hosts fill 10 containers of the first block (25 each)");
+        assert.equal(cfg.fakeIpaContainers, 10, "one per sushy container");
+        assert.equal(loadLabConfig({ nodes: "1001" }, "dev").sushyContainers, 11, "host 1000 opens the second block");
+        assert.equal(loadLabConfig({ nodes: "250", sushyContainers: "3" }, "dev").sushyStripe, 3, "a set count is one block");
         assert.equal(cfg.fakeApiServers, 0, "no FKAS outside capi mode");
-        assert.equal(cfg.bmo.concurrency, 3);
+        assert.equal(cfg.bmo.concurrency, 10, "one worker per 5 hosts in flight (50 x 1)");
         assert.equal(cfg.bmo.provisioningLimit, 50);
         const capi = loadLabConfig({ mode: "capi", nodes: "300", clusters: "250" }, "dev");
         assert.equal(capi.fakeApiServers, 1, "one FKAS serves every cluster");
         assert.equal(capi.workersPerCluster, 0);
+    });
+
+    it("derives BMO concurrency from the hosts in flight, never from nodes, so growth does not restart BMO", () => {
+        for (const nodes of ["10", "700", "770", "5000"]) {
+            assert.equal(loadLabConfig({ nodes, hostsPerSushy: "1000" }, "dev", { cpus: 64 }).bmo.concurrency, 10, nodes);
+        }
+        assert.equal(derivedBmoConcurrency(5, 1), 2, "at least 2, BMO's own floor");
+        assert.equal(derivedBmoConcurrency(50, 3), 20, "at most 20");
+        assert.equal(derivedBmoConcurrency(20, 2), 8);
+        assert.equal(loadLabConfig({ batchSize: "20", maxBatchesInFlight: "2" }, "dev").bmo.concurrency, 8);
+        assert.equal(loadLabConfig({ bmoConcurrency: "7" }, "dev").bmo.concurrency, 7, "a set value wins");
+    });
+
+    it("accepts what the defaults and every stack file declare in every mode (Pulumi passes declared defaults as config)", () => {
+        for (const stack of ["dev", "scale1000"]) {
+            for (const mode of ["ironic", "bmo", "capi"]) {
+                const cfg = loadLabConfig(rawStackConfig(stack, { mode, ...(mode === "ironic" && stack === "scale1000" ? { bmoConcurrency: 0 } : {}) }), stack, { cpus: 20 });
+                assert.equal(cfg.mode, mode);
+            }
+        }
+        const existing = loadLabConfig({ managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, context: "admin" } }, "dev");
+        assert.equal(existing.managementCluster.kubeconfig, KUBECONFIG);
     });
 
     it("allocates conductor IPs from the provisioning CIDR, skipping the host IP and the DHCP range", () => {
@@ -150,16 +188,66 @@ describe("config loader", () => {
         ["overlapping networks", { network: { baremetalCidr: "172.22.0.0/16", baremetalHostIp: "172.22.1.1" } }, "metal3-scale-lab:network.baremetalCidr", /not overlap provisioningCidr/],
         ["DHCP range outside CIDR", { network: { dhcpRange: "172.22.1.10,172.22.1.20" } }, "metal3-scale-lab:network.dhcpRange", /inside provisioningCidr/],
         ["port collision", { ports: { httpd: 5000 } }, "metal3-scale-lab:ports.httpd", /not collide with metal3-scale-lab:ports.registry/],
-        ["sushy range runs into fake-ipa range", { nodes: "300", sushyContainers: "3", ports: { sushyBase: 9898 } }, "metal3-scale-lab:ports.fakeIpaBase", /not collide with metal3-scale-lab:ports.sushyBase \(ports 9898-9900/],
+        ["sushy range moved into the fake-ipa range (blames the port the user set)", { nodes: "300", sushyContainers: "3", ports: { sushyBase: 9898 } }, "metal3-scale-lab:ports.sushyBase", /not collide with metal3-scale-lab:ports.fakeIpaBase \(ports 9900-9902; sushyBase uses 9898-9900\)/],
+        ["registry moved onto httpd's port (blames registry, not httpd)", { ports: { registry: 6180 } }, "metal3-scale-lab:ports.registry", /not collide with metal3-scale-lab:ports.httpd \(ports 6180; registry uses 6180\)/],
+        ["fake-ipa range moved into the sushy range", { ports: { fakeIpaBase: 8000 } }, "metal3-scale-lab:ports.fakeIpaBase", /not collide with metal3-scale-lab:ports.sushyBase/],
+        ["a sushy range that growth pushed into fake-ipa's", { nodes: "901", hostsPerSushy: "1", ports: { sushyBase: 9000 } }, "metal3-scale-lab:ports.sushyBase", /not collide with metal3-scale-lab:ports.fakeIpaBase \(ports 9900-10800; sushyBase uses 9000-9900\)/],
+        ["FKAS port outside capi mode", { mode: "bmo", ports: { fkas: 3333 } }, "metal3-scale-lab:ports.fkas", /not be set unless mode is capi \(mode is bmo\)/],
         ["port out of range", { ports: { registry: 70000 } }, "metal3-scale-lab:ports.registry", /from 1 to 65535/],
         ["unknown management cluster kind", { managementCluster: { kind: "kind" } }, "metal3-scale-lab:managementCluster.kind", /minikube, existing/],
         ["existing cluster without kubeconfig", { managementCluster: { kind: "existing" } }, "metal3-scale-lab:managementCluster.kubeconfig", /set to a kubeconfig path/],
         ["tiny VM", { managementCluster: { memoryMb: 1024 } }, "metal3-scale-lab:managementCluster.memoryMb", /from 4096/],
         ["docker hosts empty", { dockerHosts: [] }, "metal3-scale-lab:dockerHosts", /non-empty list/],
         ["docker host bad URL", { dockerHosts: [{ name: "rack1", url: "http://x", address: "10.0.0.2" }] }, "metal3-scale-lab:dockerHosts[0].url", /unix:\/\/\/path, ssh:\/\/user@host/],
-        ["docker host names repeat", { dockerHosts: [{ name: "a", url: "ssh://u@h1", address: "h1" }, { name: "a", url: "ssh://u@h2", address: "h2" }] }, "metal3-scale-lab:dockerHosts[1].name", /unique/],
+        ["docker host names repeat", { dockerHosts: [{ name: "a", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "a", url: "ssh://u@h2", address: "h2" }] }, "metal3-scale-lab:dockerHosts[1].name", /unique/],
+        ["a first docker host that is not the lab host", { dockerHosts: [{ name: "rack1", url: "ssh://root@10.1.0.1", address: "10.1.0.1" }] }, "metal3-scale-lab:dockerHosts[0].url", /be this lab host's own Docker daemon \(a unix:\/\/ socket, or ssh:\/\/ or tcp:\/\/ to localhost, 172.22.0.1 or 192.168.111.1\)/],
+        ["a first docker host on tcp to another machine", { dockerHosts: [{ name: "rack1", url: "tcp://10.1.0.1:2376", address: "10.1.0.1" }] }, "metal3-scale-lab:dockerHosts[0].url", /lab host's own Docker daemon/],
+        ["the same remote daemon listed twice", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "r2", url: "ssh://lab@rack2.example", address: "10.0.0.2" }, { name: "r2b", url: "tcp://RACK2.example:2376", address: "10.0.0.2" }] }, "metal3-scale-lab:dockerHosts[2].url", /dockerHosts\[1\] already reaches the daemon on rack2.example/],
+        ["the lab host's daemon listed again", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "again", url: "ssh://root@192.168.111.1", address: "192.168.111.1" }] }, "metal3-scale-lab:dockerHosts[1].url", /dockerHosts\[0\] already reaches this lab host's daemon/],
+        ["cpus declared for the lab host", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1", cpus: 64 }] }, "metal3-scale-lab:dockerHosts[0].cpus", /not be set on the lab host's entry: its CPUs are counted \(4; METAL3_LAB_HOST_CPUS overrides/],
+        ["a remote docker host with no CPUs", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "r2", url: "ssh://lab@rack2", address: "10.0.0.2", cpus: 0 }] }, "metal3-scale-lab:dockerHosts[1].cpus", /whole number from 1 to 4096/],
+        ["a fleet larger than the lab host carries", { nodes: String(4 * HOSTS_PER_CPU + 1), hostsPerSushy: "1000" }, "metal3-scale-lab:nodes", new RegExp(`fit the docker hosts at ${HOSTS_PER_CPU} hosts per CPU: dockerHosts\\[0\\] \\(local, 4 CPUs on the lab host\\) carries ${4 * HOSTS_PER_CPU} but would serve ${4 * HOSTS_PER_CPU + 1}`)],
+        ["a fleet larger than a remote host's declared CPUs", { nodes: String(4 * HOSTS_PER_CPU), hostsPerSushy: "100", dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "small", url: "ssh://lab@small", address: "10.0.0.9", cpus: 1 }] }, "metal3-scale-lab:nodes", new RegExp(`dockerHosts\\[1\\] \\(small, 1 CPU\\) carries ${HOSTS_PER_CPU} but would serve ${2 * HOSTS_PER_CPU}; lower nodes or add docker hosts`)],
         ["ironic microversion", { ironic: { apiVersion: "2" } }, "metal3-scale-lab:ironic.apiVersion", /microversion like 1.81/],
+        // Keys that do nothing in the chosen mode.
+        ["a target state BMO does not use (bmo mode)", { mode: "bmo", targetState: "manageable" }, "metal3-scale-lab:targetState", /be available unless mode is ironic \(mode is bmo\)/],
+        ["a target state BMO does not use (capi mode)", { mode: "capi", targetState: "manageable" }, "metal3-scale-lab:targetState", /unless mode is ironic \(mode is capi\)/],
+        ["BMO concurrency in ironic mode", { mode: "ironic", bmoConcurrency: "8" }, "metal3-scale-lab:bmoConcurrency", /be 0 unless mode is bmo or capi \(mode is ironic\): only BMO reads it/],
+        ["BMO provisioning limit in ironic mode", { mode: "ironic", provisioningLimit: "100" }, "metal3-scale-lab:provisioningLimit", /only BMO reads it/],
+        ["VM size with an existing cluster", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, cpus: 8 } }, "metal3-scale-lab:managementCluster.cpus", /not be set when kind is existing: only the minikube VM reads it/],
+        ["VM memory with an existing cluster", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, memoryMb: 16384 } }, "metal3-scale-lab:managementCluster.memoryMb", /only the minikube VM reads it/],
+        ["a minikube profile with an existing cluster", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, profile: "lab" } }, "metal3-scale-lab:managementCluster.profile", /only the minikube VM reads it/],
+        ["a kubeconfig context with minikube", { managementCluster: { kind: "minikube", context: "admin" } }, "metal3-scale-lab:managementCluster.context", /not be set when kind is minikube: the lab uses minikube's own context \(the profile, metal3-dev\)/],
+        // Config under a namespace that is a misspelling of the project's.
+        ["config under a misspelt namespace", { "metal3-scalelab:nodes": "20" }, "metal3-scalelab:nodes", /be set as metal3-scale-lab:nodes: the namespace "metal3-scalelab" is not this project's/],
+        ["config under a namespace with a stray letter", { "metal3-scale-labs:mode": "capi" }, "metal3-scale-labs:mode", /be set as metal3-scale-lab:mode/],
+        ["config under a namespace in another case", { "Metal3-Scale-Lab:network": "{}" }, "Metal3-Scale-Lab:network", /be set as metal3-scale-lab:network/],
+        ["a misspelt top-level key, with a suggestion", { nodse: "10" }, "metal3-scale-lab:nodse", /unknown key \(did you mean nodes\?\)/],
+        ["a misspelt object key, with a suggestion", { network: { conductorIPOffset: 3 } }, "metal3-scale-lab:network.conductorIPOffset", /did you mean conductorIpOffset\?/],
+        // Host addresses that no host can have.
+        ["the provisioning network's own address as the host IP", { network: { provisioningHostIp: "172.22.0.0" } }, "metal3-scale-lab:network.provisioningHostIp", /usable host address of 172.22.0.0\/24 \(172.22.0.1-172.22.0.254\), not its network or broadcast address/],
+        ["the provisioning broadcast address as the host IP", { network: { provisioningHostIp: "172.22.0.255" } }, "metal3-scale-lab:network.provisioningHostIp", /not its network or broadcast address/],
+        ["the baremetal network's own address as the host IP", { network: { baremetalHostIp: "192.168.111.0" } }, "metal3-scale-lab:network.baremetalHostIp", /usable host address of 192.168.111.0\/24/],
+        ["the baremetal broadcast address as the host IP", { network: { baremetalHostIp: "192.168.111.255" } }, "metal3-scale-lab:network.baremetalHostIp", /not its network or broadcast address/],
+        ["a host IP inside the DHCP range", { network: { provisioningHostIp: "172.22.0.150" } }, "metal3-scale-lab:network.provisioningHostIp", /lie outside dhcpRange 172.22.0.100,172.22.0.200: dnsmasq would lease/],
+        ["a host IP on the DHCP range's edge", { network: { provisioningHostIp: "172.22.0.100" } }, "metal3-scale-lab:network.provisioningHostIp", /lie outside dhcpRange/],
+        ["a DHCP range from the network address", { network: { dhcpRange: "172.22.0.0,172.22.0.50" } }, "metal3-scale-lab:network.dhcpRange", /usable addresses of provisioningCidr 172.22.0.0\/24 \(172.22.0.1-172.22.0.254\)/],
+        ["a DHCP range up to the broadcast address", { network: { dhcpRange: "172.22.0.100,172.22.0.255" } }, "metal3-scale-lab:network.dhcpRange", /cannot lease the network or broadcast address/],
+        // Blamed on the key to change.
+        ["a conductor offset past the CIDR", { network: { conductorIpOffset: 300 } }, "metal3-scale-lab:network.conductorIpOffset", /be at most 254: provisioningCidr 172.22.0.0\/24 has host numbers 1 to 254/],
+        ["a conductor offset too high for the conductors", { conductors: "10", network: { conductorIpOffset: 250 } }, "metal3-scale-lab:network.conductorIpOffset", /be at most 245: from offset 250, provisioningCidr 172.22.0.0\/24 has room for 5 of the 10 conductors/],
+        ["a conductor offset that leaves too little room above the DHCP range", { conductors: "60", network: { conductorIpOffset: 150 } }, "metal3-scale-lab:network.conductorIpOffset", /be at most 94: from offset 150, provisioningCidr 172.22.0.0\/24 has room for 54 of the 60 conductors/],
+        // A kubeconfig the lab cannot read.
+        ["an existing cluster's kubeconfig that does not exist", { managementCluster: { kind: "existing", kubeconfig: "/nonexistent/metal3/kubeconfig" } }, "metal3-scale-lab:managementCluster.kubeconfig", /name an existing kubeconfig file on this machine \(\/nonexistent\/metal3\/kubeconfig is not a file\)/],
+        ["an existing cluster's kubeconfig that is a directory", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG_DIR } }, "metal3-scale-lab:managementCluster.kubeconfig", /is not a file/],
+        ["a home-relative kubeconfig that does not exist", { managementCluster: { kind: "existing", kubeconfig: "~/.kube/metal3-lab-does-not-exist" } }, "metal3-scale-lab:managementCluster.kubeconfig", new RegExp(`${os.homedir()}/.kube/metal3-lab-does-not-exist is not a file`)],
+        // Sizes the derivations cannot serve.
+        ["so few hosts per container that more than 1000 are needed", { nodes: "3000", hostsPerSushy: "2" }, "metal3-scale-lab:hostsPerSushy", /at most 1000 sushy-tools containers \(they need 1500\)/],
+        ["a set sushy count that shrinking nodes left too large", { nodes: "15", sushyContainers: "20" }, "metal3-scale-lab:sushyContainers", /at most nodes \(15\)/],
+        ["a set fake-ipa count the derived sushy fleet no longer feeds", { nodes: "4", fakeIpaContainers: "5" }, "metal3-scale-lab:fakeIpaContainers", /at most sushyContainers \(4\)/],
     ];
+    it("keeps a table of at least 60 bad configs", () => assert.ok(badCases.length >= 60, `${badCases.length} cases`));
+
     for (const [title, raw, key, allowed] of badCases) {
         it(`rejects ${title}, naming ${key}`, () => {
             const issues = issuesOf(raw);
@@ -175,6 +263,62 @@ describe("config loader", () => {
         const digestBmo = { images: { bmo: `quay.io/metal3-io/baremetal-operator@sha256:${"b".repeat(64)}`, kubeadmBootstrapController: "registry.k8s.io/cluster-api/kubeadm-bootstrap-controller:v1.8.0", capm3Controller: "quay.io/metal3-io/cluster-api-provider-metal3:v1.9.0" } };
         assert.equal(loadLabConfig({ mode: "ironic", ...digestBmo }, "dev").mode, "ironic");
         assert.equal(loadLabConfig({ mode: "ironic", managementCluster: { kubernetesVersion: "v1.30.0" } }, "dev").mode, "ironic", "no CAPI, no CAPI Kubernetes floor");
+    });
+
+    it("reads config under a near-miss namespace whole, and ignores other projects' and providers' namespaces", () => {
+        const all = { ...stackConfig("dev"), "metal3-scalelab:nodes": "20", "kubernetes:context": "x", "pulumi:tags": "{}", "metal3:nodes": "1" };
+        const raw = rawConfigOf(all);
+        assert.equal(raw["metal3-scalelab:nodes"], "20");
+        assert.equal(raw.nodes, "10");
+        assert.ok(!Object.keys(raw).some((k) => k.startsWith("kubernetes") || k.startsWith("pulumi") || k.startsWith("metal3:")), Object.keys(raw).join(", "));
+        // The same through the Pulumi runtime, as index.ts reads it.
+        const saved = pulumi.runtime.allConfig();
+        try {
+            pulumi.runtime.setAllConfig(all, []);
+            const issues = (() => {
+                try {
+                    loadLabConfig(readRawConfig(), "dev", LAB_HOST);
+                } catch (err) {
+                    return (err as LabConfigError).issues;
+                }
+                return [];
+            })();
+            assert.deepEqual(issues.map((i) => i.key), ["metal3-scalelab:nodes"]);
+        } finally {
+            pulumi.runtime.setAllConfig(saved, []);
+        }
+    });
+
+    it("spells near misses: edit distance up to 2, ignoring case", () => {
+        assert.equal(editDistance("metal3-scalelab", "metal3-scale-lab"), 1);
+        assert.equal(editDistance("kitten", "sitting"), 3);
+        assert.equal(editDistance("nodse", "nodes"), 1, "a swap of neighbours is one edit");
+        assert.ok(isNearMiss("metal3-scale-lba", "metal3-scale-lab"));
+        assert.ok(isNearMiss("METAL3-SCALE-LAB", "metal3-scale-lab"));
+        assert.ok(!isNearMiss("metal3-scale-lab", "metal3-scale-lab"), "our own namespace is not a miss");
+        assert.ok(!isNearMiss("kubernetes", "metal3-scale-lab"));
+        assert.ok(!isNearMiss("metal3", "metal3-scale-lab"));
+    });
+
+    it("tells docker daemons apart by machine; every way to reach the lab host is the lab host", () => {
+        const lab = new Set(["localhost", "127.0.0.1", "172.22.0.1", "192.168.111.1"]);
+        for (const url of ["unix:///var/run/docker.sock", "unix:///run/user/1000/docker.sock", "ssh://root@localhost", "tcp://127.0.0.1:2375", "ssh://lab@192.168.111.1:2222"]) assert.equal(dockerDaemonOf(url, lab), "lab host", url);
+        assert.equal(dockerDaemonOf("ssh://lab@Rack2.example", lab), "rack2.example");
+        assert.equal(dockerDaemonOf("tcp://rack2.example:2376", lab), "rack2.example");
+    });
+
+    it("counts hosts on the docker host of their sushy-tools container; the lab host's CPUs are this machine's", () => {
+        assert.deepEqual(hostsPerDockerHost({ nodes: 25, sushyStripe: 10, hostsPerSushy: 100 }, 2), [13, 12]);
+        assert.deepEqual(hostsPerDockerHost({ nodes: 1000, sushyStripe: 20, hostsPerSushy: 100 }, 3), [350, 350, 300]);
+        assert.ok(thisLabHost({}).cpus >= 1);
+        assert.equal(thisLabHost({ METAL3_LAB_HOST_CPUS: "20" }).cpus, 20, "previewing away from the lab host");
+        assert.equal(thisLabHost({ METAL3_LAB_HOST_CPUS: "lots" }).cpus, thisLabHost({}).cpus, "a bad value is ignored");
+        // At the limit, accepted; one host more, refused.
+        assert.equal(loadLabConfig({ nodes: String(HOSTS_PER_CPU), hostsPerSushy: "1000" }, "dev", { cpus: 1 }).nodes, HOSTS_PER_CPU);
+        assert.throws(() => loadLabConfig({ nodes: String(HOSTS_PER_CPU + 1), hostsPerSushy: "1000" }, "dev", { cpus: 1 }), new RegExp(`carries ${HOSTS_PER_CPU} but would serve ${HOSTS_PER_CPU + 1}`));
+        // A remote host without cpus is assumed as large as the lab host.
+        const two = [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "r2", url: "ssh://lab@r2", address: "10.0.0.2" }];
+        assert.equal(loadLabConfig({ nodes: String(2 * HOSTS_PER_CPU), hostsPerSushy: "100", dockerHosts: two }, "dev", { cpus: 1 }).nodes, 2 * HOSTS_PER_CPU);
     });
 
     it("reports every problem together, before anything is declared", () => {

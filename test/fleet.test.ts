@@ -11,9 +11,10 @@ import { containerCreateScript, containerDeleteScript, ContainerSpec } from "../
 import { FAKE_IPA_CA_FILE, FAKE_IPA_CONF, FakeIpa, fakeIpaPlan, inspectionCallbackUrl, renderFakeIpaConf } from "../components/fleet/fakeIpa";
 import { pyLiteral, PyValue } from "../components/fleet/pythonLiteral";
 import { BMC_USERNAME, htpasswdLine, renderSushyConf, SUSHY_AUTH_FILE, SUSHY_CONF, SushyFleet, sushyPlan } from "../components/fleet/sushyFleet";
-import { buildInventory } from "../components/inventory/inventory";
+import { buildInventory, makeHosts, sushyShare } from "../components/inventory/inventory";
 import { fakeDocker, FakeDocker } from "./support/fakeDocker";
-import { isSecretWrapper, plainStrings, ProgramRun, RegisteredResource, runProgram, stackConfig, labConfig } from "./support/mockProgram";
+import { isSecretWrapper, plainStrings, ProgramRun, RegisteredResource, runProgram, stackConfig, labConfig, rawStackConfig } from "./support/mockProgram";
+import { loadLabConfig } from "../components/config/load";
 
 const TWO_HOSTS = [
     { name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" },
@@ -81,19 +82,25 @@ describe("sushy-tools conf.py", () => {
     const hosts = buildInventory(cfg);
     const plan = sushyPlan(cfg, hosts);
 
-    it("partitions 1000 hosts over 20 containers, 50 each, every host exactly once", () => {
+    it("gives each of 20 containers its fixed share of hostsPerSushy systems: the 1000 hosts once each, and room for 1000 more", () => {
         assert.strictEqual(plan.length, 20);
-        assert.deepStrictEqual(new Set(plan.map((p) => p.systems.length)), new Set([50]));
+        assert.deepStrictEqual(new Set(plan.map((p) => p.systems.length)), new Set([100]));
         const uuids = plan.flatMap((p) => p.systems.map((s) => s.uuid));
-        assert.strictEqual(uuids.length, 1000);
-        assert.strictEqual(new Set(uuids).size, 1000);
-        for (const p of plan) for (const s of p.systems) assert.strictEqual(hosts.find((h) => h.uuid === s.uuid)!.sushy, p.index);
+        assert.strictEqual(new Set(uuids).size, 2000);
+        const declared = new Set(uuids);
+        assert.ok(hosts.every((h) => declared.has(h.uuid)), "every host has its system");
+        for (const p of plan) {
+            const mine = hosts.filter((h) => h.sushy === p.index);
+            assert.strictEqual(mine.length, 50);
+            assert.deepStrictEqual(p.systems.slice(0, 50).map((s) => s.uuid), mine.map((h) => h.uuid), "the enrolled hosts first, in order");
+        }
     });
 
     it("is valid Python holding exactly its container's systems, port and fake-ipa", function () {
         const parsed = execPython(this, plan.map(renderSushyConf));
         parsed.forEach((ns, i) => {
-            const mine = hosts.filter((h) => h.sushy === i);
+            const mine = makeHosts(cfg, sushyShare(cfg, i));
+            assert.ok(mine.every((h) => h.sushy === i));
             assert.deepStrictEqual(ns.SUSHY_EMULATOR_FAKE_SYSTEMS, mine.map((h) => ({ uuid: h.uuid, name: h.name, power_state: "Off", external_notifier: true, nics: [{ mac: h.bootMac }] })));
             assert.strictEqual(ns.SUSHY_EMULATOR_LISTEN_PORT, 8000 + i);
             assert.strictEqual(ns.SUSHY_EMULATOR_LISTEN_IP, "0.0.0.0");
@@ -103,6 +110,25 @@ describe("sushy-tools conf.py", () => {
             // fake-ipa j = i mod F runs on docker host j mod H, port fakeIpaBase + j
             assert.strictEqual(ns.EXTERNAL_NOTIFICATION_URL, `http://${TWO_HOSTS[i % 2].address}:${9900 + i}`);
         });
+    });
+
+    it("renders the same conf.py for every container that exists before and after nodes changes, in every layout", () => {
+        const layouts: [string, Record<string, unknown>, number[]][] = [
+            ["derived (blocks of 10 x 100)", { sushyContainers: 0, fakeIpaContainers: 0 }, [700, 770, 999, 1000, 1001, 1500, 2345]],
+            ["explicit 20 + 20", {}, [1000, 1100, 1999, 2000]],
+            ["derived sushy, 3 fake-ipa", { sushyContainers: 0, fakeIpaContainers: 3 }, [700, 1000, 1234]],
+        ];
+        for (const [title, extra, sizes] of layouts) {
+            const plans = sizes.map((nodes) => {
+                // A lab host large enough for 2345 hosts: this test is about layout, not capacity.
+                const c = loadLabConfig(rawStackConfig("scale1000", { ...extra, nodes }), "scale1000", { cpus: 64 });
+                return sushyPlan(c, buildInventory(c)).map(renderSushyConf);
+            });
+            for (let k = 1; k < plans.length; k++) {
+                const common = Math.min(plans[k - 1].length, plans[k].length);
+                assert.deepStrictEqual(plans[k].slice(0, common), plans[k - 1].slice(0, common), `${title}: ${sizes[k - 1]} -> ${sizes[k]}`);
+            }
+        }
     });
 
     it("places container i on docker host i mod H with the inventory's endpoint", () => {
@@ -336,7 +362,7 @@ describe("SushyFleet component (mocks)", () => {
             assert.strictEqual(c.inputs.delete, containerDeleteScript({ name: `scale1000-sushy-${i}`, image: "", labels: { "metal3-scale-lab.stack": "scale1000" }, ownerLabel: "metal3-scale-lab.stack", run: { kind: "once" } }));
             // conf.py on stdin (plain, one system per host); the htpasswd in the environment, secret.
             assert.strictEqual(c.inputs.stdin, renderSushyConf(plan[i]));
-            assert.strictEqual((c.inputs.stdin as string).match(/'uuid': /g)!.length, 50);
+            assert.strictEqual((c.inputs.stdin as string).match(/'uuid': /g)!.length, cfg.hostsPerSushy, "its whole share, enrolled or not");
             assert.strictEqual(typeof c.rawInputs.stdin, "string");
             const rawEnv = c.rawInputs.environment as Record<string, unknown>;
             assert.ok(isSecretWrapper(rawEnv) || isSecretWrapper(rawEnv.LAB_HTPASSWD), "the htpasswd is a secret");
@@ -374,7 +400,7 @@ describe("SushyFleet component (mocks)", () => {
         assert.deepStrictEqual([...urns(small.run)].filter((u) => !urns(large.run).has(u)), []);
         assert.deepStrictEqual(added.map((u) => u.slice(u.lastIndexOf("::") + 2)), ["sushy-sushy-002"]);
         // No existing container is replaced (its script and triggers stay); only sushy conf.py
-        // files change, because hosts are re-spread (h mod S), and that updates in place.
+        // files change, because a set sushyContainers is one block all hosts are striped over, and that updates in place.
         const same = (name: string, keys: string[]) => {
             const before = small.run.resources.find((r) => r.name === name)!;
             const after = large.run.resources.find((r) => r.name === name)!;

@@ -269,14 +269,22 @@ describe("ManagementCluster component (mocks)", () => {
     });
 
     it("existing: no VM or bridge, the kubeconfig read from the configured file and context", async () => {
-        const { run, cluster } = await runCluster("dev", { managementCluster: { kind: "existing", kubeconfig: "/srv/lab/kubeconfig", context: "lab-admin" } });
-        const { children } = own(run);
-        assert.deepStrictEqual(children.map((r) => r.name).sort(), ["mgmt-k8s", "mgmt-kubeconfig"]);
-        assert.deepStrictEqual(cluster.conductorIpCommands, []);
-        const read = children.find((r) => r.name === "mgmt-kubeconfig")!;
-        assert.strictEqual(read.inputs.environment.KUBECONFIG, "/srv/lab/kubeconfig");
-        assert.match(read.inputs.create, /--context='lab-admin'/);
-        assert.ok(read.dependencies.includes(run.resources.find((r) => r.name === "host-network")!.urn));
-        assert.strictEqual(await pulumi.isSecret(cluster.kubeconfig), true);
+        // The loader refuses a kubeconfig path that is not a file: give it one.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "existing-kubeconfig-"));
+        const kubeconfig = path.join(dir, "kubeconfig");
+        fs.writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\n");
+        try {
+            const { run, cluster } = await runCluster("dev", { managementCluster: { kind: "existing", kubeconfig, context: "lab-admin" } });
+            const { children } = own(run);
+            assert.deepStrictEqual(children.map((r) => r.name).sort(), ["mgmt-k8s", "mgmt-kubeconfig"]);
+            assert.deepStrictEqual(cluster.conductorIpCommands, []);
+            const read = children.find((r) => r.name === "mgmt-kubeconfig")!;
+            assert.strictEqual(read.inputs.environment.KUBECONFIG, kubeconfig);
+            assert.match(read.inputs.create, /--context='lab-admin'/);
+            assert.ok(read.dependencies.includes(run.resources.find((r) => r.name === "host-network")!.urn));
+            assert.strictEqual(await pulumi.isSecret(cluster.kubeconfig), true);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

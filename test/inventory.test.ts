@@ -1,10 +1,20 @@
 // The host inventory: deterministic, unique, stable when nodes grows, partitioned per container.
 import { strict as assert } from "assert";
+import { MAX_NODES, SUSHY_STRIPE } from "../components/config/defaults";
 import { loadLabConfig } from "../components/config/load";
-import { bootMac, buildInventory, hostsBySushy, nameUuid, planBatches } from "../components/inventory/inventory";
+import { bootMac, buildInventory, Host, nameUuid, planBatches, sushyContainersFor, sushyOf, sushyShare } from "../components/inventory/inventory";
+
+/** A lab host large enough for any fleet here: these tests are about layout, not capacity. */
+const BIG_LAB_HOST = { cpus: 256 };
+
+function bySushy(hosts: readonly Host[]): Map<number, Host[]> {
+    const shares = new Map<number, Host[]>();
+    for (const h of hosts) shares.set(h.sushy, [...(shares.get(h.sushy) ?? []), h]);
+    return shares;
+}
 
 describe("inventory", () => {
-    const cfg = (nodes: number, extra: Record<string, unknown> = {}, stack = "scale") => loadLabConfig({ nodes: String(nodes), hostsPerSushy: "1000", ...extra }, stack);
+    const cfg = (nodes: number, extra: Record<string, unknown> = {}, stack = "scale") => loadLabConfig({ nodes: String(nodes), hostsPerSushy: "1000", ...extra }, stack, BIG_LAB_HOST);
 
     it("is the same for the same inputs", () => {
         assert.deepEqual(buildInventory(cfg(300)), buildInventory(cfg(300)));
@@ -39,33 +49,79 @@ describe("inventory", () => {
         assert.equal(after.length, 1100);
     });
 
-    it("partitions hosts so each sushy container serves only its own share, evenly", () => {
+    it("with an explicit sushyContainers, stripes every host over all of them (one block), evenly", () => {
         const c = cfg(1000, { sushyContainers: "20", fakeIpaContainers: "10", hostsPerSushy: "100" });
+        assert.equal(c.sushyStripe, 20);
         const hosts = buildInventory(c);
-        const shares = hostsBySushy(hosts, c.sushyContainers);
-        assert.equal(shares.length, 20);
-        assert.ok(shares.every((s) => s.length === 50));
-        assert.equal(shares.flat().length, 1000);
-        for (const [i, share] of shares.entries()) {
-            assert.ok(share.every((h) => h.sushy === i && h.sushyEndpoint.endsWith(`:${8000 + i}`) && h.fakeIpa === i % 10));
+        const shares = bySushy(hosts);
+        assert.equal(shares.size, 20);
+        for (const [i, share] of shares) {
+            assert.equal(share.length, 50);
+            assert.ok(share.every((h) => h.index % 20 === i && h.sushyEndpoint.endsWith(`:${8000 + i}`) && h.fakeIpa === i % 10));
         }
         // A batch of 50 consecutive hosts spreads over all 20 containers instead of loading one.
         assert.equal(new Set(hosts.slice(0, 50).map((h) => h.sushy)).size, 20);
     });
 
-    it("spreads containers over docker hosts and points each host's BMC at its container", () => {
-        const c = cfg(40, {
-            sushyContainers: "4",
-            hostsPerSushy: "10",
-            dockerHosts: [
-                { name: "a", url: "ssh://root@10.1.0.1", address: "10.1.0.1" },
-                { name: "b", url: "ssh://root@10.1.0.2", address: "10.1.0.2" },
-            ],
-        });
+    it("derived: stripes each block of 10 x hostsPerSushy hosts over its own 10 containers", () => {
+        const layout = { sushyStripe: SUSHY_STRIPE, hostsPerSushy: 100 };
+        assert.deepEqual([0, 1, 9, 10, 999, 1000, 1001, 1999, 2000].map((i) => sushyOf(layout, i)), [0, 1, 9, 0, 9, 10, 11, 19, 20]);
+        const c = cfg(2500, { hostsPerSushy: "100" });
+        assert.equal(c.sushyContainers, 30, "two whole blocks, then the first 10 containers of the third");
         const hosts = buildInventory(c);
-        assert.equal(hosts[1].sushyEndpoint, "http://10.1.0.2:8001");
-        assert.equal(hosts[2].sushyEndpoint, "http://10.1.0.1:8002");
-        assert.equal(hosts[1].redfishAddress, `redfish+http://10.1.0.2:8001/redfish/v1/Systems/${hosts[1].uuid}`);
+        for (const [i, share] of bySushy(hosts)) {
+            assert.ok(share.length <= 100, `container ${i} serves ${share.length}`);
+            const block = Math.floor(i / 10);
+            assert.ok(share.every((h) => Math.floor(h.index / 1000) === block), `container ${i} serves only its block`);
+        }
+        // Every batch of 50 consecutive hosts, wherever it starts, reaches 10 containers.
+        for (let start = 0; start + 50 <= hosts.length; start += 50) {
+            assert.equal(new Set(hosts.slice(start, start + 50).map((h) => h.sushy)).size, 10, `batch at ${start}`);
+        }
+    });
+
+    it("derived: counts only the containers that serve a host; small labs get one per host up to the stripe", () => {
+        const layout = { sushyStripe: SUSHY_STRIPE, hostsPerSushy: 100 };
+        const counts = [1, 3, 10, 11, 700, 770, 999, 1000, 1001, 1010, 1011, 2000].map((n) => sushyContainersFor(layout, n));
+        assert.deepEqual(counts, [1, 3, 10, 10, 10, 10, 10, 10, 11, 20, 20, 20]);
+        for (const n of [1, 9, 10, 95, 700, 1000, 1005, 2345]) {
+            const c = cfg(n, { hostsPerSushy: "100" });
+            assert.equal(new Set(buildInventory(c).map((h) => h.sushy)).size, c.sushyContainers, `${n} hosts use every container`);
+            assert.equal(Math.max(...buildInventory(c).map((h) => h.sushy)), c.sushyContainers - 1, `${n} hosts: containers 0..S-1`);
+        }
+    });
+
+    it("never moves a host when nodes grows or shrinks, in any layout (derived, explicit, fake-ipa derived or set)", () => {
+        const layouts: Record<string, unknown>[] = [{ hostsPerSushy: "100" }, { hostsPerSushy: "7" }, { hostsPerSushy: "100", fakeIpaContainers: "3" }, { hostsPerSushy: "100", sushyContainers: "20" }];
+        for (const extra of layouts) {
+            // Explicit counts need at least one host per container.
+            const sizes = [3, 10, 11, 99, 700, 770, 1000, 1001, 1500].filter((n) => n >= Number(extra.sushyContainers ?? 0));
+            const big = buildInventory(cfg(1500, extra));
+            for (const n of sizes) {
+                assert.deepEqual(buildInventory(cfg(n, extra)), big.slice(0, n), `${JSON.stringify(extra)}: the first ${n} hosts are the same at 1500`);
+            }
+        }
+    });
+
+    it("gives each container a fixed share of hostsPerSushy hosts that covers every host once", () => {
+        const layout = { sushyStripe: SUSHY_STRIPE, hostsPerSushy: 100 };
+        const seen = new Set<number>();
+        for (let c = 0; c < 30; c++) {
+            const share = sushyShare(layout, c);
+            assert.equal(share.length, 100);
+            for (const i of share) {
+                assert.equal(sushyOf(layout, i), c, `host ${i} is container ${c}'s`);
+                assert.ok(!seen.has(i));
+                seen.add(i);
+            }
+        }
+        assert.equal(seen.size, 3000);
+        assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 3000 }, (_, i) => i), "30 containers cover hosts 0..2999");
+        // Explicit layout: one block of S containers, shares i, i+S, ...
+        assert.deepEqual(sushyShare({ sushyStripe: 4, hostsPerSushy: 3 }, 1), [1, 5, 9]);
+        // No share reaches past the most hosts a lab can have.
+        const last = sushyShare({ sushyStripe: 1000, hostsPerSushy: 1000 }, 999);
+        assert.ok(last.every((i) => i < MAX_NODES) && last.length === Math.ceil((MAX_NODES - 999) / 1000));
     });
 
     it("plans consecutive batches; more nodes fill the last batch, then add batches", () => {

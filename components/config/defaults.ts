@@ -105,3 +105,27 @@ export const NAMESPACES = {
 
 /** Host names carry a 5-digit index, so a lab has at most this many hosts. */
 export const MAX_NODES = 99_999;
+
+/**
+ * With derived container counts, each block of SUSHY_STRIPE x hostsPerSushy
+ * hosts is striped over its own SUSHY_STRIPE sushy-tools containers: a batch of
+ * 50 consecutive hosts reaches 10 containers (5 hosts each), and growth fills
+ * the last block, then opens a new one, never moving a host.
+ */
+export const SUSHY_STRIPE = 10;
+
+/**
+ * Simulated hosts one CPU of a docker host carries (a host counts where its
+ * sushy-tools container runs). At rest each host costs one authenticated
+ * Redfish request a minute (Ironic's power-state sync, sync_power_state_interval
+ * 60 s), and sushy-tools checks the bcrypt password on every request (no
+ * sessions: sushy-tools auth_basic.py:103). Measured here with the real
+ * sushy-tools and a hash of the generated password's cost (10): 0.4 s per
+ * authenticated request on one core, so one CPU answers about 150 requests a
+ * minute: 150 hosts keep it busy before any batch runs. A floor a fleet cannot
+ * go below, not a comfortable size.
+ */
+export const HOSTS_PER_CPU = 150;
+
+/** Set to count this many CPUs for the lab host (e.g. to preview a stack on a machine other than its lab host). */
+export const LAB_HOST_CPUS_ENV = "METAL3_LAB_HOST_CPUS";

@@ -1,14 +1,19 @@
 // One loader: raw stack config in, one typed and frozen LabConfig out, or a
 // LabConfigError listing every problem at once.
+import * as fs from "fs";
+import * as os from "os";
 import {
     DEFAULT_IMAGES,
     DEFAULT_IRONIC,
     DEFAULT_MANAGEMENT_CLUSTER,
     DEFAULT_NETWORK,
     DEFAULT_PORTS,
+    HOSTS_PER_CPU,
+    LAB_HOST_CPUS_ENV,
     MAX_NODES,
     NAMESPACES,
     SCALAR_DEFAULTS,
+    SUSHY_STRIPE,
 } from "./defaults";
 import { ConfigIssue, LabConfigError } from "./errors";
 import {
@@ -22,12 +27,15 @@ import {
     NetworkConfig,
     PortsConfig,
 } from "./types";
-import { cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, usableRange } from "../network/ipv4";
+import { Cidr, cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, usableRange } from "../network/ipv4";
 import { bmoCrdUrls } from "../bmo/render";
 import { CLUSTERCTL_IMAGES, CLUSTERCTL_PROVIDERS } from "../capi/render";
 import { FKAS_PORT } from "../capi/fkas";
+import { expandHome } from "../cluster/managementCluster";
+import { sushyContainersFor, sushyOf } from "../inventory/inventory";
 import { mirrorCollisions, parseImageRef, releaseVersion } from "../registry/images";
 import { imageCompatibility, isImmutablePin, managementKubernetesProblem } from "./compatibility";
+import { suggestions } from "./spelling";
 
 export const PROJECT = "metal3-scale-lab";
 
@@ -58,6 +66,12 @@ class Section {
     value(name: string): unknown {
         this.seen.add(name);
         return this.raw[name];
+    }
+
+    /** The user gave this key a value (objects carry only what the user wrote). */
+    isSet(name: string): boolean {
+        const value = this.raw[name];
+        return value !== undefined && value !== null && value !== "";
     }
 
     int(name: string, fallback: number, min: number, max: number, meaning = ""): number {
@@ -104,11 +118,29 @@ class Section {
 
     /** Reports keys nobody read: misspellings would otherwise be silently ignored. */
     rejectUnknown(): void {
+        const known = [...this.seen];
         for (const name of Object.keys(this.raw)) {
             if (!this.seen.has(name)) {
-                this.problem(name, this.raw[name], `not be set: unknown key (known: ${[...this.seen].join(", ")})`);
+                const near = suggestions(name, known);
+                this.problem(name, this.raw[name], `not be set: unknown key${near.length > 0 ? ` (did you mean ${near[0]}?)` : ""} (known: ${known.join(", ")})`);
             }
         }
+    }
+}
+
+/**
+ * Keys under a namespace that looks like a misspelling of ours (read.ts keeps
+ * them whole, `metal3-scalelab:nodes`): Pulumi hands them to nobody.
+ */
+function reportForeignNamespaces(issues: ConfigIssue[], top: Section, raw: RawConfig): void {
+    for (const fullKey of Object.keys(raw).filter((k) => k.includes(":"))) {
+        const value = top.value(fullKey);
+        const [namespace, ...rest] = fullKey.split(":");
+        issues.push({
+            key: fullKey,
+            value,
+            allowed: `be set as ${PROJECT}:${rest.join(":")}: the namespace "${namespace}" is not this project's (${PROJECT}), so nothing reads it`,
+        });
     }
 }
 
@@ -154,6 +186,14 @@ const PIN_EXAMPLES =
 function basename(ref: string): string {
     const { repository } = parseImageRef(ref);
     return repository.slice(repository.lastIndexOf("/") + 1);
+}
+
+function isFile(file: string): boolean {
+    try {
+        return fs.statSync(file).isFile();
+    } catch {
+        return false;
+    }
 }
 
 /** What `fn` throws, or undefined: lets the loader reuse the components' own pure checks. */
@@ -215,7 +255,7 @@ function readImages(issues: ConfigIssue[], top: Section, mode: Mode): ImagesConf
     return images;
 }
 
-function readPorts(issues: ConfigIssue[], top: Section, sushy: number, fakeIpa: number): PortsConfig {
+function readPorts(issues: ConfigIssue[], top: Section, sushy: number, fakeIpa: number, mode: Mode): PortsConfig {
     const section = objectSection(issues, top, "ports");
     const ports = {} as Record<keyof PortsConfig, number>;
     for (const name of Object.keys(DEFAULT_PORTS) as (keyof PortsConfig)[]) {
@@ -223,22 +263,35 @@ function readPorts(issues: ConfigIssue[], top: Section, sushy: number, fakeIpa: 
     }
     section.retired("inspector", `not be set: ${INSPECTOR_REMOVED}`);
     section.rejectUnknown();
+    // Only FKAS (capi mode) listens on ports.fkas: set elsewhere it does nothing.
+    if (mode !== "capi" && section.isSet("fkas")) section.problem("fkas", ports.fkas, `not be set unless mode is capi (mode is ${mode}): only FKAS listens on it`);
     // Every port the lab opens on a host, with its owner; ranges for the fleets.
-    const claims: { owner: string; first: number; last: number }[] = [
-        ...(["registry", "ironicApi", "ironicJsonRpc", "httpd", "imageCache", "fkas"] as const).map((n) => ({ owner: n, first: ports[n], last: ports[n] })),
-        { owner: "sushyBase", first: ports.sushyBase, last: ports.sushyBase + Math.max(sushy, 1) - 1 },
-        { owner: "fakeIpaBase", first: ports.fakeIpaBase, last: ports.fakeIpaBase + Math.max(fakeIpa, 1) - 1 },
+    const singles = ["registry", "ironicApi", "ironicJsonRpc", "httpd", "imageCache", ...(mode === "capi" ? ["fkas"] : [])] as const;
+    const claims: { owner: keyof PortsConfig; first: number; last: number; range: boolean }[] = [
+        ...(singles as readonly (keyof PortsConfig)[]).map((n) => ({ owner: n, first: ports[n], last: ports[n], range: false })),
+        { owner: "sushyBase", first: ports.sushyBase, last: ports.sushyBase + Math.max(sushy, 1) - 1, range: true },
+        { owner: "fakeIpaBase", first: ports.fakeIpaBase, last: ports.fakeIpaBase + Math.max(fakeIpa, 1) - 1, range: true },
     ];
+    const span = (c: (typeof claims)[number]) => (c.first === c.last ? `${c.first}` : `${c.first}-${c.last}`);
     for (const [i, a] of claims.entries()) {
         if (a.last > 65535) section.problem(a.owner, a.first, `leave room for ${a.last - a.first + 1} consecutive ports below 65536`);
         for (const b of claims.slice(i + 1)) {
-            if (a.first <= b.last && b.first <= a.last) {
-                const span = (c: typeof a) => (c.first === c.last ? `${c.first}` : `${c.first}-${c.last}`);
-                section.problem(b.owner, b.first, `not collide with ${section.key(a.owner)} (ports ${span(a)}; ${b.owner} uses ${span(b)})`);
-            }
+            if (a.first > b.last || b.first > a.last) continue;
+            // Blame the port the user set (the one to change); when neither was set, the fleet range that grew into the other.
+            const [blamed, other] = section.isSet(b.owner) ? [b, a] : section.isSet(a.owner) ? [a, b] : b.range ? [b, a] : [a, b];
+            section.problem(blamed.owner, blamed.first, `not collide with ${section.key(other.owner)} (ports ${span(other)}; ${blamed.owner} uses ${span(blamed)})`);
         }
     }
     return ports;
+}
+
+/** A host address that is its network's network or broadcast address is refused: nothing can own it. */
+function unusable(s: Section, name: string, address: { text: string; parsed?: number }, net: { text: string; parsed?: Cidr }): void {
+    if (address.parsed === undefined || !net.parsed) return;
+    const [lo, hi] = usableRange(net.parsed);
+    if (address.parsed < lo || address.parsed > hi) {
+        s.problem(name, address.text, `be a usable host address of ${net.text} (${formatIpv4(lo)}-${formatIpv4(hi)}), not its network or broadcast address`);
+    }
 }
 
 function readNetwork(issues: ConfigIssue[], top: Section, conductors: number): NetworkConfig {
@@ -268,24 +321,44 @@ function readNetwork(issues: ConfigIssue[], top: Section, conductors: number): N
     if (prov.parsed) {
         const [lo, hi] = usableRange(prov.parsed);
         if (provHost.parsed !== undefined && !cidrContains(prov.parsed, provHost.parsed)) s.problem("provisioningHostIp", provHost.text, `lie inside provisioningCidr ${prov.text}`);
+        else if (provHost.parsed !== undefined) unusable(s, "provisioningHostIp", provHost, prov);
         if (bm.parsed && cidrsOverlap(prov.parsed, bm.parsed)) s.problem("baremetalCidr", bm.text, `not overlap provisioningCidr ${prov.text}`);
         const [dhcpFirst, dhcpLast] = dhcpRange.split(",").map(parseIpv4);
         const dhcpOk = dhcpFirst !== undefined && dhcpLast !== undefined && dhcpFirst <= dhcpLast && cidrContains(prov.parsed, dhcpFirst) && cidrContains(prov.parsed, dhcpLast);
         if (!dhcpOk) s.problem("dhcpRange", dhcpRange, `be "first,last" with first <= last, both inside provisioningCidr ${prov.text}`);
+        else if (dhcpFirst! < lo || dhcpLast! > hi) s.problem("dhcpRange", dhcpRange, `stay within the usable addresses of provisioningCidr ${prov.text} (${formatIpv4(lo)}-${formatIpv4(hi)}): dnsmasq cannot lease the network or broadcast address`);
+        else if (provHost.parsed !== undefined && provHost.parsed >= dhcpFirst! && provHost.parsed <= dhcpLast!) {
+            s.problem("provisioningHostIp", provHost.text, `lie outside dhcpRange ${dhcpRange}: dnsmasq would lease the lab host's address to a host`);
+        }
         // Conductors take consecutive addresses from the offset, skipping the host and the DHCP range.
         const taken = (a: number) => a === provHost.parsed || (dhcpOk && a >= dhcpFirst! && a <= dhcpLast!);
-        for (let a = prov.parsed.network + offset; conductorIps.length < conductors && a <= hi; a++) {
-            if (a >= lo && !taken(a)) conductorIps.push(formatIpv4(a));
-        }
-        if (conductorIps.length < conductors) {
-            issues.push({
-                key: `${PROJECT}:conductors`,
-                value: conductors,
-                allowed: `fit in provisioningCidr ${prov.text} from offset ${offset} outside the host IP and dhcpRange (room for ${conductorIps.length})`,
-            });
+        const freeFrom = (first: number) => {
+            const ips: string[] = [];
+            for (let a = Math.max(first, lo); ips.length < conductors && a <= hi; a++) if (!taken(a)) ips.push(formatIpv4(a));
+            return ips;
+        };
+        conductorIps.push(...freeFrom(prov.parsed.network + offset));
+        if (prov.parsed.network + offset > hi) {
+            s.problem("conductorIpOffset", offset, `be at most ${hi - prov.parsed.network}: provisioningCidr ${prov.text} has host numbers 1 to ${hi - prov.parsed.network}`);
+        } else if (conductorIps.length < conductors) {
+            // Blame the offset when a lower one would fit every conductor; else the count itself.
+            // The highest start that fits: the conductors-th free address counted down from the top.
+            let found = 0;
+            let maxOffset = 0;
+            for (let a = hi; a >= lo && found < conductors; a--) if (!taken(a) && ++found === conductors) maxOffset = a - prov.parsed.network;
+            if (maxOffset > 0) {
+                s.problem("conductorIpOffset", offset, `be at most ${maxOffset}: from offset ${offset}, provisioningCidr ${prov.text} has room for ${conductorIps.length} of the ${conductors} conductors outside the host IP and dhcpRange`);
+            } else {
+                issues.push({
+                    key: `${PROJECT}:conductors`,
+                    value: conductors,
+                    allowed: `fit in provisioningCidr ${prov.text} outside the host IP and dhcpRange (room for ${freeFrom(lo).length} from the lowest offset, ${conductorIps.length} from offset ${offset}); or widen provisioningCidr or narrow dhcpRange`,
+                });
+            }
         }
     }
     if (bm.parsed && bmHost.parsed !== undefined && !cidrContains(bm.parsed, bmHost.parsed)) s.problem("baremetalHostIp", bmHost.text, `lie inside baremetalCidr ${bm.text}`);
+    else if (bm.parsed && bmHost.parsed !== undefined) unusable(s, "baremetalHostIp", bmHost, bm);
     return {
         provisioningCidr: prov.text,
         provisioningHostIp: provHost.text,
@@ -310,20 +383,55 @@ function readManagementCluster(issues: ConfigIssue[], top: Section, slug: string
     const diskGb = s.int("diskGb", d.diskGb, 20, 10_000);
     const kubernetesVersion = s.string("kubernetesVersion", d.kubernetesVersion, /^v1\.\d+\.\d+$/, "be a Kubernetes version like v1.31.4") ?? d.kubernetesVersion;
     s.rejectUnknown();
-    if (kind === "existing" && !kubeconfig) s.problem("kubeconfig", kubeconfig, "be set to a kubeconfig path when kind is existing");
+    if (kind === "existing") {
+        if (!kubeconfig) s.problem("kubeconfig", kubeconfig, "be set to a kubeconfig path when kind is existing");
+        else if (!isFile(expandHome(kubeconfig))) s.problem("kubeconfig", kubeconfig, `name an existing kubeconfig file on this machine (${expandHome(kubeconfig)} is not a file)`);
+        // Only the minikube VM reads these: with an existing cluster they would silently do nothing.
+        for (const name of ["profile", "cpus", "memoryMb", "diskGb"]) {
+            if (s.isSet(name)) s.problem(name, s.value(name), "not be set when kind is existing: only the minikube VM reads it");
+        }
+    } else if (s.isSet("context")) {
+        s.problem("context", context, `not be set when kind is minikube: the lab uses minikube's own context (the profile, ${profile})`);
+    }
     return { kind, kubeconfig, context, profile, cpus, memoryMb, diskGb, kubernetesVersion };
 }
 
-function readDockerHosts(issues: ConfigIssue[], top: Section, defaultAddress: string): DockerHostConfig[] {
+/** Names under which the lab host's own daemon may be reached (besides a unix socket). */
+function labHostNames(network: NetworkConfig): Set<string> {
+    return new Set(["localhost", "127.0.0.1", "::1", "[::1]", network.provisioningHostIp, network.baremetalHostIp]);
+}
+
+/** The daemon a Docker URL reaches: "lab host" for this machine's, else the remote machine's name. */
+export function dockerDaemonOf(url: string, labNames: ReadonlySet<string>): string {
+    if (url.startsWith("unix://")) return "lab host";
+    let host: string;
+    try {
+        host = new URL(url).hostname.toLowerCase();
+    } catch {
+        return url;
+    }
+    return labNames.has(host) ? "lab host" : host;
+}
+
+interface DockerHosts {
+    readonly hosts: DockerHostConfig[];
+    /** CPUs each docker host gives the fleet: the lab host's counted, a remote one's declared or assumed. */
+    readonly cpus: number[];
+}
+
+function readDockerHosts(issues: ConfigIssue[], top: Section, network: NetworkConfig, labCpus: number): DockerHosts {
     const key = top.key("dockerHosts");
     const value = top.value("dockerHosts");
-    if (value === undefined || value === null) return [{ name: "local", url: "unix:///var/run/docker.sock", address: defaultAddress }];
+    if (value === undefined || value === null) return { hosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: network.baremetalHostIp }], cpus: [labCpus] };
     if (!Array.isArray(value) || value.length === 0) {
         issues.push({ key, value, allowed: "be a non-empty list of {name, url, address}" });
-        return [];
+        return { hosts: [], cpus: [] };
     }
+    const labNames = labHostNames(network);
     const names = new Set<string>();
-    return value.map((entry, i) => {
+    const daemons = new Map<string, number>();
+    const cpus: number[] = [];
+    const hosts = value.map((entry, i) => {
         const s = new Section(issues, `${key}[${i}].`, typeof entry === "object" && entry !== null ? entry : {});
         if (typeof entry !== "object" || entry === null) issues.push({ key: `${key}[${i}]`, value: entry, allowed: "be an object {name, url, address}" });
         const name = s.string("name", "", DNS_LABEL, "be a DNS label (lower-case letters, digits, '-')") ?? "";
@@ -332,27 +440,65 @@ function readDockerHosts(issues: ConfigIssue[], top: Section, defaultAddress: st
         for (const [field, v] of [["name", name], ["url", url], ["address", address]] as const) if (v === "" && s.value(field) === undefined) s.problem(field, undefined, "be set");
         if (name && names.has(name)) s.problem("name", name, "be unique among dockerHosts");
         names.add(name);
+        const daemon = url ? dockerDaemonOf(url, labNames) : "";
+        // The registry, the IPA image server and the libvirt networks live on the lab host: entry 0 is its daemon.
+        if (i === 0 && url && daemon !== "lab host") {
+            s.problem("url", url, `be this lab host's own Docker daemon (a unix:// socket, or ssh:// or tcp:// to localhost, ${network.provisioningHostIp} or ${network.baremetalHostIp}): the registry and IPA images are served from it; list other machines after it`);
+        } else if (daemon && daemons.has(daemon)) {
+            s.problem("url", url, `name a daemon not listed yet: dockerHosts[${daemons.get(daemon)}] already reaches ${daemon === "lab host" ? "this lab host's daemon" : `the daemon on ${daemon}`}`);
+        }
+        if (daemon && !daemons.has(daemon)) daemons.set(daemon, i);
+        // The lab host's CPUs are counted; a remote host's cannot be, so it declares them or is assumed as large.
+        if (i === 0) {
+            if (s.isSet("cpus")) s.problem("cpus", s.value("cpus"), `not be set on the lab host's entry: its CPUs are counted (${labCpus}; ${LAB_HOST_CPUS_ENV} overrides the count when previewing elsewhere)`);
+            s.value("cpus");
+            cpus.push(labCpus);
+        } else {
+            cpus.push(s.int("cpus", labCpus, 1, 4096, " (default: as many as the lab host)"));
+        }
         s.rejectUnknown();
         return { name, url, address };
     });
+    return { hosts, cpus };
+}
+
+/** Simulated hosts whose sushy-tools container runs on each docker host (container c on host c mod H). */
+export function hostsPerDockerHost(cfg: Pick<LabConfig, "nodes" | "sushyStripe" | "hostsPerSushy">, dockerHosts: number): number[] {
+    const counts = new Array<number>(dockerHosts).fill(0);
+    for (let i = 0; i < cfg.nodes; i++) counts[sushyOf(cfg, i) % dockerHosts]++;
+    return counts;
+}
+
+/** What this machine (the lab host) offers the fleet. */
+export interface LabHostFacts {
+    readonly cpus: number;
+}
+
+/** This machine's CPUs, or METAL3_LAB_HOST_CPUS when set (previewing a stack away from its lab host). */
+export function thisLabHost(env: NodeJS.ProcessEnv = process.env): LabHostFacts {
+    const declared = Number(env[LAB_HOST_CPUS_ENV]);
+    return { cpus: Number.isInteger(declared) && declared > 0 ? declared : os.availableParallelism() };
 }
 
 /**
  * Validates raw stack config and derives what the user left to us. Throws one
  * LabConfigError naming every bad key, its value and what is allowed.
  */
-export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
+export function loadLabConfig(raw: RawConfig, stack: string, labHost: LabHostFacts = thisLabHost()): LabConfig {
     const issues: ConfigIssue[] = [];
     const top = new Section(issues, `${PROJECT}:`, raw);
     const d = SCALAR_DEFAULTS;
     const slug = stackSlug(stack);
+    reportForeignNamespaces(issues, top, raw);
 
     const mode = top.oneOf("mode", d.mode, MODES);
     const nodes = top.int("nodes", d.nodes, 1, MAX_NODES);
     const conductors = top.int("conductors", d.conductors, 1, 250);
     const hostsPerSushy = top.int("hostsPerSushy", d.hostsPerSushy, 1, 1000);
-    const derivedSushy = Math.ceil(nodes / hostsPerSushy);
-    const sushyContainers = top.int("sushyContainers", d.sushyContainers, 0, 1000, " (0 = one per hostsPerSushy hosts)") || derivedSushy;
+    const sushyRaw = top.int("sushyContainers", d.sushyContainers, 0, 1000, ` (0 = derived: blocks of ${SUSHY_STRIPE} containers x hostsPerSushy hosts)`);
+    // Set, the count is one block every host is striped over; derived, blocks of SUSHY_STRIPE that growth never re-spreads.
+    const sushyStripe = sushyRaw || SUSHY_STRIPE;
+    const sushyContainers = sushyRaw || sushyContainersFor({ sushyStripe, hostsPerSushy }, nodes);
     const fakeIpaContainers = top.int("fakeIpaContainers", d.fakeIpaContainers, 0, 1000, " (0 = one per sushy-tools container)") || sushyContainers;
     const batchSize = top.int("batchSize", d.batchSize, 1, 1000);
     const maxBatchesInFlight = top.int("maxBatchesInFlight", d.maxBatchesInFlight, 1, 100);
@@ -363,13 +509,16 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
     const fakeApiServersRaw = top.int("fakeApiServers", d.fakeApiServers, 0, 100, " (0 = one in capi mode)");
     const workersPerCluster = top.int("workersPerCluster", d.workersPerCluster, 0, 10);
     const workloadKubernetesVersion = top.string("workloadKubernetesVersion", d.workloadKubernetesVersion, /^v1\.\d+\.\d+$/, "be a Kubernetes version like v1.34.1") ?? d.workloadKubernetesVersion;
-    const bmoConcurrency = top.int("bmoConcurrency", d.bmoConcurrency, 0, 200, " (0 = derived from nodes)");
+    const bmoConcurrency = top.int("bmoConcurrency", d.bmoConcurrency, 0, 200, " (0 = derived from batchSize x maxBatchesInFlight)");
     const provisioningLimit = top.int("provisioningLimit", d.provisioningLimit, 0, 5000, " (0 = derived from batchSize)");
     const minBoot = top.int("fakeIpaMinBootSeconds", d.fakeIpaMinBootSeconds, 1, 3600);
     const maxBoot = top.int("fakeIpaMaxBootSeconds", d.fakeIpaMaxBootSeconds, 1, 3600);
 
-    if (sushyContainers * hostsPerSushy < nodes) {
-        top.problem("sushyContainers", sushyContainers, `carry all ${nodes} nodes at hostsPerSushy=${hostsPerSushy}: at least ${derivedSushy} (or raise hostsPerSushy)`);
+    if (sushyRaw === 0 && sushyContainers > 1000) {
+        top.problem("hostsPerSushy", hostsPerSushy, `be large enough that ${nodes} nodes need at most 1000 sushy-tools containers (they need ${sushyContainers})`);
+    }
+    if (sushyRaw > 0 && sushyContainers * hostsPerSushy < nodes) {
+        top.problem("sushyContainers", sushyContainers, `carry all ${nodes} nodes at hostsPerSushy=${hostsPerSushy}: at least ${Math.ceil(nodes / hostsPerSushy)} (or raise hostsPerSushy, or 0 to derive it)`);
     }
     if (sushyContainers > nodes) top.problem("sushyContainers", sushyContainers, `be at most nodes (${nodes}): a container with no hosts serves nothing`);
     if (fakeIpaContainers > sushyContainers) top.problem("fakeIpaContainers", fakeIpaContainers, `be at most sushyContainers (${sushyContainers}): each fake-ipa is fed by sushy-tools containers`);
@@ -383,21 +532,31 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
             top.problem("workloadKubernetesVersion", workloadKubernetesVersion, `keep its default (${d.workloadKubernetesVersion}) unless mode is capi (mode is ${mode}): only workload clusters read it`);
         }
     }
+    // BMO brings every host to available; only ironic mode enrolls to another state.
+    if (mode !== "ironic" && targetState !== d.targetState) {
+        top.problem("targetState", targetState, `be ${d.targetState} unless mode is ironic (mode is ${mode}): BMO brings every host to available`);
+    }
+    if (mode === "ironic") {
+        // BMO tuning, and ironic mode runs no BMO.
+        for (const [key, value] of [["bmoConcurrency", bmoConcurrency], ["provisioningLimit", provisioningLimit]] as const) {
+            if (value > 0) top.problem(key, value, "be 0 unless mode is bmo or capi (mode is ironic): only BMO reads it");
+        }
+    }
     // FKAS's reconciler sidecar calls only its own localhost:3333/updateNode and FKAS's maps have no lock
     // (CAPM3 hack/fake-apiserver); upstream's scalability e2e runs one replica (test/e2e/data/fkas/resources.yaml).
     if (fakeApiServersRaw > 1) top.problem("fakeApiServers", fakeApiServersRaw, "be 0 or 1: one FKAS serves every workload cluster, as upstream runs it (each extra replica's sidecar would retry forever on clusters it does not hold)");
     if (clusters * (1 + workersPerCluster) > nodes) top.problem(clusters > nodes ? "clusters" : "workersPerCluster", clusters > nodes ? clusters : workersPerCluster, `leave a host for every machine: clusters x (1 + workersPerCluster) = ${clusters * (1 + workersPerCluster)} is more than nodes (${nodes})`);
     if (maxBoot < minBoot) top.problem("fakeIpaMaxBootSeconds", maxBoot, `be at least fakeIpaMinBootSeconds (${minBoot})`);
-
     const managementCluster = readManagementCluster(issues, top, slug);
     const network = readNetwork(issues, top, conductors);
-    const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers);
+    const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers, mode);
     const images = readImages(issues, top, mode);
     // FKAS listens on :3333, hard-coded (CAPM3 hack/fake-apiserver/cmd/metal3-fkas/main.go), and runs on the host network.
     if (mode === "capi" && ports.fkas !== FKAS_PORT) issues.push({ key: `${PROJECT}:ports.fkas`, value: ports.fkas, allowed: `be ${FKAS_PORT}: FKAS listens on that port, hard-coded upstream` });
     const kubernetesProblem = mode === "capi" ? managementKubernetesProblem(images, managementCluster.kubernetesVersion) : undefined;
     if (kubernetesProblem) issues.push({ key: `${PROJECT}:managementCluster.kubernetesVersion`, value: managementCluster.kubernetesVersion, allowed: kubernetesProblem });
-    const dockerHosts = readDockerHosts(issues, top, network.baremetalHostIp);
+    const { hosts: dockerHosts, cpus: dockerCpus } = readDockerHosts(issues, top, network, labHost.cpus);
+    checkFleetFits(top, { nodes, sushyStripe, hostsPerSushy }, dockerHosts, dockerCpus);
     const ironicSection = objectSection(issues, top, "ironic");
     ironicSection.retired("inspector", `not be set: ${INSPECTOR_REMOVED}; hosts are inspected by Ironic itself (inspectHosts)`);
     const ironic = {
@@ -420,6 +579,7 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
         sushyContainers,
         fakeIpaContainers,
         hostsPerSushy,
+        sushyStripe,
         batchSize,
         maxBatchesInFlight,
         waitTimeoutMinutes,
@@ -436,14 +596,35 @@ export function loadLabConfig(raw: RawConfig, stack: string): LabConfig {
         dockerHosts,
         ironic,
         bmo: {
-            // BMO's own default is the CPU count clamped to 2-8; a thousand hosts want more workers.
-            concurrency: bmoConcurrency || Math.min(20, Math.max(2, Math.ceil(nodes / 100))),
+            // BMO's own default is the CPU count clamped to 2-8. Derived from the hosts in flight, not from
+            // nodes: growing the lab must not restart BMO. One worker per 5 hosts in flight, 2-20.
+            concurrency: bmoConcurrency || derivedBmoConcurrency(batchSize, maxBatchesInFlight),
             // At least a whole batch may inspect at once, or BMO queues the batch behind itself.
             provisioningLimit: provisioningLimit || Math.min(200, Math.max(20, batchSize)),
         },
         fakeIpa: { minBootSeconds: minBoot, maxBootSeconds: maxBoot },
         namespaces: NAMESPACES,
     });
+}
+
+/** BMO_CONCURRENCY when bmoConcurrency is 0: one worker per 5 hosts in flight (batchSize x maxBatchesInFlight), 2 to 20. */
+export function derivedBmoConcurrency(batchSize: number, maxBatchesInFlight: number): number {
+    return Math.min(20, Math.max(2, Math.ceil((batchSize * maxBatchesInFlight) / 5)));
+}
+
+/**
+ * A docker host carries HOSTS_PER_CPU simulated hosts per CPU; a host counts
+ * on the docker host of its sushy-tools container. The lab host's CPUs are
+ * counted; a remote one's are declared (dockerHosts[i].cpus) or assumed equal
+ * to the lab host's.
+ */
+function checkFleetFits(top: Section, layout: Pick<LabConfig, "nodes" | "sushyStripe" | "hostsPerSushy">, dockerHosts: readonly DockerHostConfig[], cpus: readonly number[]): void {
+    if (dockerHosts.length === 0) return;
+    const load = hostsPerDockerHost(layout, dockerHosts.length);
+    const over = load.map((n, k) => ({ n, k, room: HOSTS_PER_CPU * cpus[k] })).filter((x) => x.n > x.room);
+    if (over.length === 0) return;
+    const detail = over.map((x) => `dockerHosts[${x.k}] (${dockerHosts[x.k].name || "?"}, ${cpus[x.k]} CPU${cpus[x.k] === 1 ? "" : "s"}${x.k === 0 ? " on the lab host" : ""}) carries ${x.room} but would serve ${x.n}`).join("; ");
+    top.problem("nodes", layout.nodes, `fit the docker hosts at ${HOSTS_PER_CPU} hosts per CPU: ${detail}; lower nodes or add docker hosts (dockerHosts, with their cpus)`);
 }
 
 function deepFreeze<T>(value: T): T {

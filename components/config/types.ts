@@ -126,6 +126,12 @@ export interface LabConfig {
     readonly fakeIpaContainers: number;
     /** Most hosts one sushy-tools container may serve (the study found ~100). */
     readonly hostsPerSushy: number;
+    /**
+     * Containers each block of sushyStripe x hostsPerSushy consecutive hosts is
+     * striped over (components/inventory/inventory.ts): sushyContainers when that
+     * is set (one block), else SUSHY_STRIPE. It never follows `nodes`.
+     */
+    readonly sushyStripe: number;
     readonly batchSize: number;
     readonly maxBatchesInFlight: number;
     readonly waitTimeoutMinutes: number;

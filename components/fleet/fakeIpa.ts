@@ -19,7 +19,7 @@ export const FAKE_IPA_CA_FILE = "/root/cert/ironic-ca.crt";
 /** Bound on a fake-ipa's start, in seconds. */
 export const FAKE_IPA_WAIT_SECONDS = 120;
 
-export type FleetInputs = Pick<LabConfig, "project" | "stack" | "slug" | "sushyContainers" | "fakeIpaContainers" | "dockerHosts" | "ports">;
+export type FleetInputs = Pick<LabConfig, "project" | "stack" | "slug" | "sushyContainers" | "sushyStripe" | "hostsPerSushy" | "fakeIpaContainers" | "dockerHosts" | "ports">;
 
 export interface FakeIpaContainerPlan {
     readonly index: number;

@@ -1,11 +1,12 @@
 // sushy-tools Redfish emulators with the fake systems driver: container i
-// serves exactly the hosts the inventory gives it (host h -> container h mod S)
-// and tells fake-ipa container i mod F about every power change.
+// serves exactly the hosts the inventory gives it (inventory sushyOf: fixed
+// blocks, each striped over its own containers) and tells fake-ipa container
+// i mod F about every power change.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DockerHostConfig, LabConfig } from "../config/types";
-import { Host, hostsBySushy, sushyEndpoint } from "../inventory/inventory";
+import { Host, makeHosts, sushyEndpoint, sushyOf, sushyShare } from "../inventory/inventory";
 import { childName, indexed, typeToken } from "../naming";
 import { labContainer } from "./containerCommand";
 import { dockerHostFor, labLabels, stackLabel, tcpHealthCmd } from "./containers";
@@ -48,11 +49,16 @@ export interface SushyContainerPlan {
     readonly systems: readonly FakeSystem[];
 }
 
+/**
+ * One entry per container. Each declares its whole fixed share of systems
+ * (inventory sushyShare: hostsPerSushy slots, some for hosts `nodes` does not
+ * reach yet), so a change of `nodes` never re-renders a running container:
+ * a declared system without an Ironic node or BareMetalHost is never called.
+ */
 export function sushyPlan(cfg: FleetInputs, hosts: readonly Host[]): SushyContainerPlan[] {
-    const stray = hosts.find((h) => h.sushy < 0 || h.sushy >= cfg.sushyContainers || h.fakeIpa !== h.sushy % cfg.fakeIpaContainers);
+    const stray = hosts.find((h) => h.sushy < 0 || h.sushy >= cfg.sushyContainers || h.sushy !== sushyOf(cfg, h.index) || h.fakeIpa !== h.sushy % cfg.fakeIpaContainers);
     if (stray) throw new Error(`host ${stray.name} does not belong to this fleet (sushy ${stray.sushy} of ${cfg.sushyContainers}, fake-ipa ${stray.fakeIpa} of ${cfg.fakeIpaContainers})`);
-    const shares = hostsBySushy(hosts, cfg.sushyContainers);
-    return shares.map((share, i) => {
+    return Array.from({ length: cfg.sushyContainers }, (_, i) => {
         const { host, hostIndex } = dockerHostFor(cfg, i);
         const port = cfg.ports.sushyBase + i;
         return {
@@ -63,7 +69,7 @@ export function sushyPlan(cfg: FleetInputs, hosts: readonly Host[]): SushyContai
             hostIndex,
             endpoint: sushyEndpoint(cfg, i),
             notificationUrl: fakeIpaUrl(cfg, i % cfg.fakeIpaContainers),
-            systems: share.map(fakeSystem),
+            systems: makeHosts(cfg, sushyShare(cfg, i)).map(fakeSystem),
         };
     });
 }
@@ -113,6 +119,7 @@ export class SushyFleet extends pulumi.ComponentResource {
     constructor(name: string, args: SushyFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("fleet", "SushyFleet"), name, {}, opts);
         const cfg = args.config;
+        if (args.hosts.length !== cfg.nodes) throw new Error(`SushyFleet needs the inventory of ${cfg.nodes} hosts, got ${args.hosts.length}`);
         if (args.fakeIpa.containers.length !== cfg.fakeIpaContainers) {
             throw new Error(`SushyFleet needs the ${cfg.fakeIpaContainers} fake-ipa containers, got ${args.fakeIpa.containers.length}`);
         }

@@ -1,6 +1,8 @@
 // The simulated hosts, derived deterministically from the stack and index: the
-// same inputs give the same inventory, and more nodes only append hosts.
+// same inputs give the same inventory, and more nodes only append hosts, each
+// served by a sushy-tools container that never depends on how many hosts there are.
 import { createHash } from "crypto";
+import { MAX_NODES } from "../config/defaults";
 import { LabConfig } from "../config/types";
 
 export interface Host {
@@ -23,7 +25,46 @@ export interface Host {
     readonly redfishSystemId: string;
 }
 
-export type InventoryConfig = Pick<LabConfig, "stack" | "slug" | "nodes" | "sushyContainers" | "fakeIpaContainers" | "dockerHosts" | "ports">;
+/** What one host's identity and placement depend on (not `nodes`: a host never moves). */
+export type HostConfig = Pick<LabConfig, "stack" | "slug" | "sushyStripe" | "hostsPerSushy" | "fakeIpaContainers" | "dockerHosts" | "ports">;
+export type InventoryConfig = HostConfig & Pick<LabConfig, "nodes">;
+
+/**
+ * Where hosts live in the sushy-tools fleet. Hosts come in blocks of
+ * `sushyStripe x hostsPerSushy`; block b is striped over its own containers
+ * b*sushyStripe .. b*sushyStripe + sushyStripe - 1 (host i -> slot i mod
+ * sushyStripe), so a batch of consecutive hosts spreads over up to sushyStripe
+ * containers, and a host's container depends on its index alone: growing or
+ * shrinking `nodes` never moves a host.
+ */
+export type SushyLayout = Pick<LabConfig, "sushyStripe" | "hostsPerSushy">;
+
+/** The sushy-tools container of host `index`. */
+export function sushyOf(layout: SushyLayout, index: number): number {
+    const block = Math.floor(index / (layout.sushyStripe * layout.hostsPerSushy));
+    return block * layout.sushyStripe + (index % layout.sushyStripe);
+}
+
+/** Containers that serve at least one of `nodes` hosts: every whole block, then the first containers of the last one. */
+export function sushyContainersFor(layout: SushyLayout, nodes: number): number {
+    const blockHosts = layout.sushyStripe * layout.hostsPerSushy;
+    return Math.floor(nodes / blockHosts) * layout.sushyStripe + Math.min(layout.sushyStripe, nodes % blockHosts);
+}
+
+/**
+ * Every host index container `container` will ever serve, in order: its
+ * hostsPerSushy slots in its block (below MAX_NODES, the most a lab can have).
+ * The fleet declares this whole share up front, so hosts added later are
+ * already there and no running container is re-created when `nodes` changes.
+ */
+export function sushyShare(layout: SushyLayout, container: number): number[] {
+    const block = Math.floor(container / layout.sushyStripe);
+    const first = block * layout.sushyStripe * layout.hostsPerSushy + (container % layout.sushyStripe);
+    const share: number[] = [];
+    for (let k = 0; k < layout.hostsPerSushy && first + k * layout.sushyStripe < MAX_NODES; k++) share.push(first + k * layout.sushyStripe);
+    return share;
+}
+
 
 // Fixed namespace for the lab's name-based UUIDs (any constant works; it must never change).
 const UUID_NAMESPACE = Buffer.from("5b0d5f3e9d0a4c6e8f1b2a3c4d5e6f70", "hex");
@@ -63,20 +104,15 @@ export function hostName(slug: string, index: number): string {
     return `${slug}-host-${String(index).padStart(5, "0")}`;
 }
 
-/**
- * Host i is served by sushy container i mod S (so every batch spreads over the
- * whole fleet), whose notifications go to fake-ipa (i mod S) mod F. Container c
- * runs on docker host c mod H and listens on sushyBase + c.
- */
 /** Where sushy-tools container c listens: on docker host c mod H, port sushyBase + c. */
 export function sushyEndpoint(cfg: Pick<LabConfig, "dockerHosts" | "ports">, container: number): string {
     return `http://${cfg.dockerHosts[container % cfg.dockerHosts.length].address}:${cfg.ports.sushyBase + container}`;
 }
 
-export function makeHost(cfg: InventoryConfig, index: number, mac = macPrefix(cfg.stack)): Host {
+export function makeHost(cfg: HostConfig, index: number, mac = macPrefix(cfg.stack)): Host {
     const name = hostName(cfg.slug, index);
     const uuid = nameUuid(`${cfg.stack}/${index}`);
-    const sushy = index % cfg.sushyContainers;
+    const sushy = sushyOf(cfg, index);
     const endpoint = sushyEndpoint(cfg, sushy);
     const redfishSystemId = `/redfish/v1/Systems/${uuid}`;
     return {
@@ -85,6 +121,7 @@ export function makeHost(cfg: InventoryConfig, index: number, mac = macPrefix(cf
         uuid,
         bootMac: macWithPrefix(mac, index),
         sushy,
+        // Container c notifies fake-ipa c mod F: stable while F is.
         fakeIpa: sushy % cfg.fakeIpaContainers,
         sushyEndpoint: endpoint,
         redfishAddress: `redfish+${endpoint}${redfishSystemId}`,
@@ -92,16 +129,14 @@ export function makeHost(cfg: InventoryConfig, index: number, mac = macPrefix(cf
     };
 }
 
-export function buildInventory(cfg: InventoryConfig): Host[] {
+/** The hosts with these indices, whether or not they are among the first `nodes`. */
+export function makeHosts(cfg: HostConfig, indices: readonly number[]): Host[] {
     const mac = macPrefix(cfg.stack);
-    return Array.from({ length: cfg.nodes }, (_, i) => makeHost(cfg, i, mac));
+    return indices.map((i) => makeHost(cfg, i, mac));
 }
 
-/** The hosts of each sushy-tools container: container c gets exactly its own share. */
-export function hostsBySushy(hosts: readonly Host[], sushyContainers: number): Host[][] {
-    const shares: Host[][] = Array.from({ length: sushyContainers }, () => []);
-    for (const h of hosts) shares[h.sushy].push(h);
-    return shares;
+export function buildInventory(cfg: InventoryConfig): Host[] {
+    return makeHosts(cfg, Array.from({ length: cfg.nodes }, (_, i) => i));
 }
 
 export interface Batch<T = Host> {

@@ -4,10 +4,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { loadLabConfig } from "../../components/config/load";
+import { LAB_HOST_CPUS_ENV } from "../../components/config/defaults";
 import { LabConfig } from "../../components/config/types";
 import { rawStackConfig } from "../../scripts/stackFiles";
 
 export { rawStackConfig, stackConfig } from "../../scripts/stackFiles";
+
+// The stack files are sized for their lab hosts (scale1000: 20+ CPUs), not for the machine running
+// the tests: count the lab host's CPUs as such a host would have them, unless a test says otherwise.
+process.env[LAB_HOST_CPUS_ENV] ??= "32";
 
 // Internal runtime pieces the public API does not expose (stable for years in the Node SDK).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
