@@ -17,6 +17,7 @@ import { FkasDouble } from "./support/fkasDouble";
 import { KubeApiTestServer } from "./support/kubeApiServer";
 import { runProgram } from "./support/mockProgram";
 import { filesUnder, readEvents } from "./support/runRecord";
+import { bmhSpecs } from "./support/bmhSpecs";
 import { SimulatedBmo } from "./support/simulatedBmo";
 import { SimulatedCapi } from "./support/simulatedCapi";
 
@@ -25,18 +26,7 @@ const PASSWORD = `bmc-pw-${randomBytes(8).toString("hex")}`;
 const NAMESPACES = ["rec", "recstuck"];
 const IMAGE = { url: "http://172.22.0.1:6280/images/node-image.raw", checksum: "http://172.22.0.1:6280/images/node-image.raw.sha256sum", checksumType: "sha256", format: "raw" } as const;
 
-function hostsFor(ns: string, count: number): BmhSpec[] {
-    return Array.from({ length: count }, (_, i) => {
-        const hex = i.toString(16).padStart(4, "0");
-        return {
-            name: `${ns}-host-${String(i).padStart(5, "0")}`,
-            bootMac: `00:5c:52:${NAMESPACES.indexOf(ns).toString(16).padStart(2, "0")}:${hex.slice(0, 2)}:${hex.slice(2)}`,
-            bmcAddress: `redfish+http://192.168.111.1:8000/redfish/v1/Systems/27946b59-9e44-4fa7-8e91-f3527a${hex}aa`,
-            bootMode: "legacy",
-            online: true,
-        };
-    });
-}
+const hostsFor = (ns: string, count: number): BmhSpec[] => bmhSpecs(ns, count, NAMESPACES.indexOf(ns));
 
 function clustersFor(ns: string, count: number): ClusterSpec[] {
     return Array.from({ length: count }, (_, i) => ({ name: `${ns}-cluster-${String(i).padStart(5, "0")}`, controlPlaneHost: `${ns}-host-${String(i).padStart(5, "0")}`, workerHosts: [] }));

@@ -18,6 +18,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { applyObject, batchLabels, batchSelector, LABELS, labelValue } from "../enroll/bareMetalHostBatch";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "../enroll/batchProvider";
 import { mapBounded } from "../enroll/bounded";
+import { KubeBatchArgs, kubeBatchProps, MANAGED_BY } from "../enroll/kubeBatchArgs";
 import { followCollection, isKubeApiError, KubeClient, kubeconfigProblem } from "../enroll/kubeClient";
 import type { KubeObject } from "../enroll/kubeClient";
 import type { HostObservation } from "../enroll/tracker";
@@ -46,7 +47,6 @@ export interface WorkloadClusterBatchInputs extends BatchInputs<ClusterSpec> {
 export type WorkloadClusterBatchOutputs = BatchOutputs<WorkloadClusterBatchInputs>;
 
 // Module-level values are captured by value into `__provider`: plain arrays and objects only.
-const MANAGED_BY = "metal3-scale-lab";
 export const CLUSTER_LABEL = "metal3-scale-lab/cluster";
 /** Annotation set on a host after its cluster was registered again, so FKAS's sidecar reconciles it (and sends /updateNode). */
 export const REGISTERED_ANNOTATION = "metal3-scale-lab/fkas-registered";
@@ -525,26 +525,13 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
 
 export const workloadClusterBatchProvider = makeBatchProvider(driver);
 
-export interface WorkloadClusterBatchArgs {
-    /** Defaults to `<stack>/cluster-batch-<NNN>`; the resource id and the batch label. */
-    readonly label?: pulumi.Input<string>;
-    readonly stack?: pulumi.Input<string>;
-    readonly batch: pulumi.Input<number>;
+export interface WorkloadClusterBatchArgs extends KubeBatchArgs {
     readonly namespace: pulumi.Input<string>;
     readonly clusters: pulumi.Input<pulumi.Input<ClusterSpec>[]>;
-    readonly kubeconfig: pulumi.Input<string>;
     readonly fkasUrl: pulumi.Input<string>;
     readonly kubernetesVersion: pulumi.Input<string>;
     readonly image: pulumi.Input<NodeImage>;
     readonly timeoutSeconds: pulumi.Input<number>;
-    /** Default "metal3-scale-lab". */
-    readonly fieldManager?: pulumi.Input<string>;
-    /** Default 10. */
-    readonly concurrency?: pulumi.Input<number>;
-    /** Default 300. */
-    readonly watchTimeoutSeconds?: pulumi.Input<number>;
-    /** Run dir of this `pulumi up` (components/record/run.ts); "" (default) records nothing. */
-    readonly runDir?: pulumi.Input<string>;
 }
 
 export class WorkloadClusterBatch extends pulumi.dynamic.Resource {
@@ -554,22 +541,8 @@ export class WorkloadClusterBatch extends pulumi.dynamic.Resource {
     public readonly label!: pulumi.Output<string>;
 
     constructor(name: string, args: WorkloadClusterBatchArgs, opts?: pulumi.CustomResourceOptions) {
-        const stack = args.stack ?? pulumi.getStack();
-        const label = args.label ?? pulumi.all([stack, args.batch]).apply(([s, b]) => `${s}/cluster-batch-${String(b).padStart(3, "0")}`);
         const { clusters, ...rest } = args;
-        const props = {
-            ...rest,
-            hosts: clusters,
-            label,
-            stack,
-            fieldManager: args.fieldManager ?? MANAGED_BY,
-            targetState: TARGET,
-            concurrency: args.concurrency ?? 10,
-            watchTimeoutSeconds: args.watchTimeoutSeconds ?? 300,
-            runDir: args.runDir ?? "",
-            kubeconfig: pulumi.secret(args.kubeconfig),
-            status: undefined,
-        };
+        const props = { ...rest, ...kubeBatchProps(args, "cluster-batch"), hosts: clusters, targetState: TARGET };
         super(workloadClusterBatchProvider, name, props, { ...opts, additionalSecretOutputs: ["kubeconfig"] }, "clusters", "WorkloadClusterBatch");
     }
 }

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mapBounded } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
 import type { HostObservation } from "./tracker";
+import { KubeBatchArgs, kubeBatchProps, MANAGED_BY } from "./kubeBatchArgs";
 import { followCollection, isKubeApiError, KubeClient, kubeconfigProblem } from "./kubeClient";
 import type { KubeObject } from "./kubeClient";
 
@@ -56,7 +57,6 @@ export const LABELS = {
     host: "metal3-scale-lab/host",
     managedBy: "app.kubernetes.io/managed-by",
 } as const;
-const MANAGED_BY = "metal3-scale-lab";
 /** BMH lifecycle in order: reaching a state means every earlier one was passed. */
 const LIFECYCLE: readonly string[] = ["registering", "inspecting", "preparing", "available", "provisioning", "provisioned"];
 /** States a target may name: the lifecycle plus the two terminal states outside it. */
@@ -390,28 +390,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 export const bareMetalHostBatchProvider = makeBatchProvider(driver);
 
-export interface BareMetalHostBatchArgs {
-    /** Defaults to `<stack>/bmh-batch-<NNN>`; the resource id and the batch label. */
-    readonly label?: pulumi.Input<string>;
-    /** Defaults to the current stack. */
-    readonly stack?: pulumi.Input<string>;
-    readonly batch: pulumi.Input<number>;
+export interface BareMetalHostBatchArgs extends KubeBatchArgs {
     readonly namespace: pulumi.Input<string>;
     readonly hosts: pulumi.Input<pulumi.Input<BmhSpec>[]>;
-    readonly kubeconfig: pulumi.Input<string>;
     readonly bmcUsername: pulumi.Input<string>;
     readonly bmcPassword: pulumi.Input<string>;
-    /** Default "metal3-scale-lab". */
-    readonly fieldManager?: pulumi.Input<string>;
     /** Default "available". */
     readonly targetState?: pulumi.Input<string>;
     readonly timeoutSeconds: pulumi.Input<number>;
-    /** Requests in flight at once; default 10. */
-    readonly concurrency?: pulumi.Input<number>;
-    /** Default 300. */
-    readonly watchTimeoutSeconds?: pulumi.Input<number>;
-    /** Run dir of this `pulumi up` (components/record/run.ts); "" (default) records nothing. */
-    readonly runDir?: pulumi.Input<string>;
 }
 
 export class BareMetalHostBatch extends pulumi.dynamic.Resource {
@@ -420,20 +406,11 @@ export class BareMetalHostBatch extends pulumi.dynamic.Resource {
     public readonly label!: pulumi.Output<string>;
 
     constructor(name: string, args: BareMetalHostBatchArgs, opts?: pulumi.CustomResourceOptions) {
-        const stack = args.stack ?? pulumi.getStack();
-        const label = args.label ?? pulumi.all([stack, args.batch]).apply(([s, b]) => `${s}/bmh-batch-${String(b).padStart(3, "0")}`);
         const props = {
             ...args,
-            label,
-            stack,
-            fieldManager: args.fieldManager ?? MANAGED_BY,
+            ...kubeBatchProps(args, "bmh-batch"),
             targetState: args.targetState ?? "available",
-            concurrency: args.concurrency ?? 10,
-            watchTimeoutSeconds: args.watchTimeoutSeconds ?? 300,
-            runDir: args.runDir ?? "",
-            kubeconfig: pulumi.secret(args.kubeconfig),
             bmcPassword: pulumi.secret(args.bmcPassword),
-            status: undefined,
         };
         super(bareMetalHostBatchProvider, name, props, { ...opts, additionalSecretOutputs: ["kubeconfig", "bmcPassword"] }, "enroll", "BareMetalHostBatch");
     }

@@ -15,14 +15,7 @@ export function runIdAt(at: Date): string {
     return at.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
 }
 
-export interface MachineFacts {
-    readonly cpus: number;
-    readonly cpuModel: string;
-    readonly memoryBytes: number;
-    readonly platform: string;
-    readonly release: string;
-    readonly node: string;
-}
+export type MachineFacts = RunInfo["machine"];
 
 export function machineFacts(): MachineFacts {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
