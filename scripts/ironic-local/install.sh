@@ -72,11 +72,13 @@ echo "install.sh: installing ${missing[*]:-(reinstall for missing binaries)}"
 
 # Package scripts must start no service, but only during this install: a policy-rc.d left behind
 # would keep every package installed later on this host from starting its service.
-if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+# (METAL3_POLICY_RC_D only lets the tests point this at a scratch file.)
+POLICY_RC_D="${METAL3_POLICY_RC_D:-/usr/sbin/policy-rc.d}"
+if [[ ! -e "$POLICY_RC_D" ]]; then
   printf '#!/bin/sh\n# created by metal3-scale-lab scripts/ironic-local/install.sh for the length of one install\nexit 101\n' \
-    | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-  "${SUDO[@]}" chmod 0755 /usr/sbin/policy-rc.d
-  trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+    | "${SUDO[@]}" tee "$POLICY_RC_D" >/dev/null
+  "${SUDO[@]}" chmod 0755 "$POLICY_RC_D"
+  trap '"${SUDO[@]}" rm -f "$POLICY_RC_D"' EXIT
 fi
 
 "${SUDO[@]}" debconf-set-selections <<'DEBCONF'
