@@ -1,11 +1,12 @@
 // The host inventory: deterministic, unique, stable when nodes grows, partitioned per container.
 import { strict as assert } from "assert";
-import { MAX_NODES, SUSHY_STRIPE } from "../components/config/defaults";
+import { HOSTS_PER_CPU, MAX_NODES, SUSHY_STRIPE } from "../components/config/defaults";
 import { loadLabConfig } from "../components/config/load";
 import { bootMac, buildInventory, Host, nameUuid, planBatches, sushyContainersFor, sushyOf, sushyShare } from "../components/inventory/inventory";
 
 /** A lab host large enough for any fleet here: these tests are about layout, not capacity. */
-const BIG_LAB_HOST = { cpus: 256 };
+// Enough CPUs that the loader's fleet rule (HOSTS_PER_CPU) admits the largest inventory here.
+const BIG_LAB_HOST = { cpus: Math.ceil(MAX_NODES / HOSTS_PER_CPU) };
 
 function bySushy(hosts: readonly Host[]): Map<number, Host[]> {
     const shares = new Map<number, Host[]>();
