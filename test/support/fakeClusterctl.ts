@@ -132,7 +132,7 @@ case "$1 $2" in
 "get configmap")
   if [ -f "$S/journal" ]; then printf '%s' "$(cat "$S/journal")"; fi ;;
 "apply -f")
-  node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (c.kind !== "ConfigMap" || c.metadata.namespace !== "kube-system" || c.metadata.name !== "metal3-scale-lab-clusterctl") process.exit(2); process.stdout.write(c.data.installed);' "$3" > "$S/journal.new"
+  node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (c.kind !== "ConfigMap" || c.metadata.namespace !== "kube-system" || c.metadata.name !== "metal3-scale-lab-clusterctl") process.exitCode = 2; else process.stdout.write(c.data.installed);' "$3" > "$S/journal.new"
   mv "$S/journal.new" "$S/journal" ;;
 "delete configmap")
   rm -f "$S/journal" ;;
