@@ -18,8 +18,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { applyObject, batchLabels, batchSelector, LABELS, labelValue } from "../enroll/bareMetalHostBatch";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "../enroll/batchProvider";
 import { mapBounded } from "../enroll/bounded";
-import { KubeBatchArgs, kubeBatchProps, MANAGED_BY } from "../enroll/kubeBatchArgs";
-import { followCollection, isKubeApiError, KubeClient, kubeconfigProblem } from "../enroll/kubeClient";
+import { KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "../enroll/kubeBatchArgs";
+import { followCollection, isKubeApiError, KubeClient } from "../enroll/kubeClient";
 import type { KubeObject } from "../enroll/kubeClient";
 import type { HostObservation } from "../enroll/tracker";
 import { FkasClient, isFkasError, probeEndpoint, ProbeResult } from "./fkasClient";
@@ -418,15 +418,8 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
     connectionKeys: ["kubeconfig", "fkasUrl", "concurrency", "timeoutSeconds", "watchTimeoutSeconds"],
 
     check(inputs) {
-        const failures: pulumi.dynamic.CheckFailure[] = [];
+        const failures = kubeBatchCheck(inputs);
         const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-        if (typeof inputs.stack !== "string" || inputs.stack === "") failures.push({ property: "stack", reason: "stack must be a non-empty string" });
-        if (!Number.isInteger(Number(inputs.batch)) || Number(inputs.batch) < 0) failures.push({ property: "batch", reason: `batch must be a non-negative integer, got ${inputs.batch}` });
-        if (typeof inputs.namespace !== "string" || inputs.namespace.length > 63 || !dns1123Label.test(inputs.namespace)) {
-            failures.push({ property: "namespace", reason: `namespace must be a DNS-1123 label, got ${JSON.stringify(inputs.namespace)}` });
-        }
-        const kubeconfig = kubeconfigProblem(inputs.kubeconfig);
-        if (kubeconfig) failures.push({ property: "kubeconfig", reason: kubeconfig });
         if (typeof inputs.fkasUrl !== "string" || !/^http:\/\/[^\s/]+(:\d+)?\/?$/.test(inputs.fkasUrl)) failures.push({ property: "fkasUrl", reason: `fkasUrl must be http://<host>:<port> of FKAS, got ${JSON.stringify(inputs.fkasUrl)}` });
         if (typeof inputs.kubernetesVersion !== "string" || !/^v\d+\.\d+\.\d+$/.test(inputs.kubernetesVersion)) {
             failures.push({ property: "kubernetesVersion", reason: `kubernetesVersion must look like v1.34.1, got ${JSON.stringify(inputs.kubernetesVersion)}` });
@@ -436,10 +429,7 @@ const driver: HostDriver<ClusterSpec, WorkloadClusterBatchInputs> = {
         if (typeof image.checksum !== "string" || image.checksum === "") failures.push({ property: "image", reason: "image.checksum must be a checksum or a URL to one" });
         if (!CHECKSUM_TYPES.includes(image.checksumType)) failures.push({ property: "image", reason: `image.checksumType must be one of ${CHECKSUM_TYPES.join(", ")}; got ${image.checksumType}` });
         if (!FORMATS.includes(image.format)) failures.push({ property: "image", reason: `image.format must be one of ${FORMATS.join(", ")}; got ${image.format}` });
-        if (typeof inputs.fieldManager !== "string" || !/^[\x21-\x7e]{1,128}$/.test(inputs.fieldManager)) failures.push({ property: "fieldManager", reason: "fieldManager must be 1-128 printable characters without spaces" });
         if (inputs.targetState !== TARGET) failures.push({ property: "targetState", reason: `targetState must be ${TARGET}, got ${inputs.targetState}` });
-        if (!Number.isInteger(Number(inputs.concurrency)) || Number(inputs.concurrency) < 1) failures.push({ property: "concurrency", reason: `concurrency must be an integer >= 1, got ${inputs.concurrency}` });
-        if (!(Number(inputs.watchTimeoutSeconds) >= 1)) failures.push({ property: "watchTimeoutSeconds", reason: `watchTimeoutSeconds must be at least 1, got ${inputs.watchTimeoutSeconds}` });
         const taken: Record<string, string> = {};
         for (const [i, c] of inputs.hosts.entries()) {
             if (!c || typeof c.name !== "string") continue; // reported by the shared check

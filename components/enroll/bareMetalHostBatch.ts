@@ -8,8 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { mapBounded } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
 import type { HostObservation } from "./tracker";
-import { KubeBatchArgs, kubeBatchProps, MANAGED_BY } from "./kubeBatchArgs";
-import { followCollection, isKubeApiError, KubeClient, kubeconfigProblem } from "./kubeClient";
+import { KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "./kubeBatchArgs";
+import { followCollection, isKubeApiError, KubeClient } from "./kubeClient";
 import type { KubeObject } from "./kubeClient";
 
 export interface BmhSpec {
@@ -225,23 +225,10 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
     secrets: (inputs) => [inputs.bmcPassword],
 
     check(inputs) {
-        const failures: pulumi.dynamic.CheckFailure[] = [];
-        const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-        if (typeof inputs.stack !== "string" || inputs.stack === "") failures.push({ property: "stack", reason: "stack must be a non-empty string" });
-        if (!Number.isInteger(Number(inputs.batch)) || Number(inputs.batch) < 0) failures.push({ property: "batch", reason: `batch must be a non-negative integer, got ${inputs.batch}` });
-        if (typeof inputs.namespace !== "string" || inputs.namespace.length > 63 || !dns1123Label.test(inputs.namespace)) {
-            failures.push({ property: "namespace", reason: `namespace must be a DNS-1123 label, got ${JSON.stringify(inputs.namespace)}` });
-        }
-        const kubeconfig = kubeconfigProblem(inputs.kubeconfig);
-        if (kubeconfig) failures.push({ property: "kubeconfig", reason: kubeconfig });
+        const failures = kubeBatchCheck(inputs);
         if (typeof inputs.bmcUsername !== "string" || inputs.bmcUsername === "") failures.push({ property: "bmcUsername", reason: "bmcUsername must be a non-empty string" });
         if (typeof inputs.bmcPassword !== "string" || inputs.bmcPassword === "") failures.push({ property: "bmcPassword", reason: "bmcPassword must be a non-empty string" });
-        if (typeof inputs.fieldManager !== "string" || !/^[\x21-\x7e]{1,128}$/.test(inputs.fieldManager)) {
-            failures.push({ property: "fieldManager", reason: "fieldManager must be 1-128 printable characters without spaces" });
-        }
         if (!TARGETS.includes(inputs.targetState)) failures.push({ property: "targetState", reason: `targetState must be one of ${TARGETS.join(", ")}; got ${inputs.targetState}` });
-        if (!Number.isInteger(Number(inputs.concurrency)) || Number(inputs.concurrency) < 1) failures.push({ property: "concurrency", reason: `concurrency must be an integer >= 1, got ${inputs.concurrency}` });
-        if (!(Number(inputs.watchTimeoutSeconds) >= 1)) failures.push({ property: "watchTimeoutSeconds", reason: `watchTimeoutSeconds must be at least 1, got ${inputs.watchTimeoutSeconds}` });
         for (const [i, h] of inputs.hosts.entries()) {
             if (!h || typeof h.name !== "string") continue; // reported by the shared check
             const what = `hosts[${i}] (${h.name})`;

@@ -1,6 +1,7 @@
 // The inputs every Kubernetes-side batch resource (BareMetalHostBatch,
 // WorkloadClusterBatch) shares, with their defaults, so both are declared alike.
 import * as pulumi from "@pulumi/pulumi";
+import { kubeconfigProblem } from "./kubeClient";
 
 /** Field manager of the lab's server-side applies, and the managed-by label's value. */
 export const MANAGED_BY = "metal3-scale-lab";
@@ -35,4 +36,35 @@ export function kubeBatchProps(args: KubeBatchArgs, kind: string) {
         kubeconfig: pulumi.secret(args.kubeconfig),
         status: undefined,
     };
+}
+
+/** The shared inputs as the provider sees them. */
+export interface KubeBatchInputs {
+    readonly stack: string;
+    readonly batch: number;
+    readonly namespace: string;
+    readonly kubeconfig: string;
+    readonly fieldManager: string;
+    readonly concurrency: number;
+    readonly watchTimeoutSeconds: number;
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** check() of the shared inputs, each failure naming its property (runs in the provider). */
+export function kubeBatchCheck(inputs: KubeBatchInputs): pulumi.dynamic.CheckFailure[] {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (typeof inputs.stack !== "string" || inputs.stack === "") failures.push({ property: "stack", reason: "stack must be a non-empty string" });
+    if (!Number.isInteger(Number(inputs.batch)) || Number(inputs.batch) < 0) failures.push({ property: "batch", reason: `batch must be a non-negative integer, got ${inputs.batch}` });
+    if (typeof inputs.namespace !== "string" || inputs.namespace.length > 63 || !DNS1123_LABEL.test(inputs.namespace)) {
+        failures.push({ property: "namespace", reason: `namespace must be a DNS-1123 label, got ${JSON.stringify(inputs.namespace)}` });
+    }
+    const kubeconfig = kubeconfigProblem(inputs.kubeconfig);
+    if (kubeconfig) failures.push({ property: "kubeconfig", reason: kubeconfig });
+    if (typeof inputs.fieldManager !== "string" || !/^[\x21-\x7e]{1,128}$/.test(inputs.fieldManager)) {
+        failures.push({ property: "fieldManager", reason: "fieldManager must be 1-128 printable characters without spaces" });
+    }
+    if (!Number.isInteger(Number(inputs.concurrency)) || Number(inputs.concurrency) < 1) failures.push({ property: "concurrency", reason: `concurrency must be an integer >= 1, got ${inputs.concurrency}` });
+    if (!(Number(inputs.watchTimeoutSeconds) >= 1)) failures.push({ property: "watchTimeoutSeconds", reason: `watchTimeoutSeconds must be at least 1, got ${inputs.watchTimeoutSeconds}` });
+    return failures;
 }
