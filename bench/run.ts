@@ -20,6 +20,10 @@ import { SimulatedBmo } from "../test/support/simulatedBmo";
 
 // The bench sizes programs, not a lab host: count enough CPUs that the loader's fleet rule admits every size.
 process.env[LAB_HOST_CPUS_ENV] = "1024";
+// Program evaluations are `up`s to the runtime and would start run records: keep them out of the project.
+const benchRuns = fs.mkdtempSync(path.join(os.tmpdir(), "bench-program-runs-"));
+process.env.METAL3_LAB_RUNS = benchRuns;
+process.on("exit", () => fs.rmSync(benchRuns, { recursive: true, force: true }));
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const labProgram: () => Promise<Record<string, unknown>> = require("../index");
