@@ -12,7 +12,7 @@ import { batchMarker, IronicNodeBatch, IronicNodeSpec } from "../components/enro
 import { MAX_RETRIES } from "../components/enroll/ironicStates";
 import { fakeHardwareNodeSpec, redfishNodeSpec } from "../components/enroll/specs";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
-import { IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
+import { batchAccess, IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
 
 /** A loopback port nothing listens on: connections to it are refused. */
 function refusedPort(): Promise<number> {
@@ -89,12 +89,7 @@ describe("IronicNodeBatch with hosts that really fail in Ironic @real", function
                 hosts,
                 targetState: "available",
                 timeoutSeconds,
-                endpoints: lab.endpoints,
-                username: lab.username,
-                password: lab.password,
-                caPem: lab.caPem,
-                apiVersion: "1.81",
-                pollSeconds: 1,
+                ...batchAccess(lab),
                 driverInfoSecrets: { redfish_password: BMC_PASSWORD },
             });
         });

@@ -12,7 +12,7 @@ import { eventsFile, RecordEvent } from "../components/record/format";
 import { pathClass } from "../components/record/pathClass";
 import { createRun } from "../components/record/run";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
-import { IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
+import { batchAccess, IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
 import { filesUnder, readEvents } from "./support/runRecord";
 
 describe("IronicNodeBatch against a real Ironic with 3 conductors @real", function () {
@@ -52,12 +52,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
                     hosts: batch.hosts.map(fakeHardwareNodeSpec),
                     targetState: "available",
                     timeoutSeconds: 240,
-                    endpoints: lab.endpoints,
-                    username: lab.username,
-                    password: lab.password,
-                    caPem: lab.caPem,
-                    apiVersion: "1.81",
-                    pollSeconds: 1,
+                    ...batchAccess(lab),
                     runDir,
                     ...overrides,
                 });

@@ -17,7 +17,7 @@ import { CHROMIUM, openInChromium } from "../tools/report/browser";
 import { runCharts } from "../tools/report/charts";
 import { writeCompareReport, writeRunReport } from "../tools/report/write";
 import { captureDynamicResources } from "./support/capturedProvider";
-import { IronicNode, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
+import { batchAccess, IronicNode, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
 import { requireToolOrSkip } from "./support/requireTool";
 
 const NODES = 24;
@@ -58,12 +58,7 @@ describe("report of real runs against a real Ironic, 1 and 3 conductors @real", 
                         hosts: batch.hosts.map(fakeHardwareNodeSpec),
                         targetState: "available",
                         timeoutSeconds: 300,
-                        endpoints: lab.endpoints,
-                        username: lab.username,
-                        password: lab.password,
-                        caPem: lab.caPem,
-                        apiVersion: "1.81",
-                        pollSeconds: 1,
+                        ...batchAccess(lab),
                         runDir,
                     });
                 }

@@ -215,6 +215,11 @@ export interface IronicLab {
     stop(opts?: { wipe?: boolean }): Promise<void>;
 }
 
+/** IronicNodeBatch inputs that point a batch at this lab (TLS, basic auth, a fast poll). */
+export function batchAccess(lab: IronicLab) {
+    return { endpoints: lab.endpoints, username: lab.username, password: lab.password, caPem: lab.caPem, apiVersion: "1.81", pollSeconds: 1 };
+}
+
 // ------------------------------------------------------- process cleanup
 
 interface Running {
