@@ -13,6 +13,8 @@ import { buildInventory } from "./components/inventory/inventory";
 import { HostNetwork } from "./components/network/hostNetwork";
 import { startRun } from "./components/record/run";
 import { IpaCache } from "./components/registry/ipaCache";
+import { IronicApiProxy } from "./components/ironic/ironicApiProxy";
+import { needsIronicApiProxy } from "./components/ironic/apiProxy";
 import { LocalRegistry } from "./components/registry/localRegistry";
 
 export = async () => {
@@ -32,7 +34,8 @@ export = async () => {
     const { ironic, bmo, clusterApi, fakeApiServer } = deployClusterSide({
         config,
         provider: cluster.provider,
-        images: registry.images,
+        // An existing cluster's nodes cannot reach the lab's plain-HTTP registry on the provisioning bridge.
+        images: config.managementCluster.kind === "existing" ? config.images : registry.images,
         ipaImages: ipa.urls,
         kubeconfig: cluster.kubeconfig,
         dependsOn: cluster.conductorIpCommands,
@@ -40,7 +43,15 @@ export = async () => {
     // The fleet's Docker daemons reach the registry on loopback when it is theirs; remote daemons pull upstream.
     const fleetImages = config.dockerHosts.length === 1 ? registry.loopbackImages : config.images;
     // sushy-tools notifies its fake-ipa inside each Redfish power request: fake-ipa comes first.
-    const fakeIpa = new FakeIpa("fake-ipa", { config, image: fleetImages.fakeIpa, ironicApiUrl: ironic.primaryEndpoint, ironicCaPem: ironic.caCertPem }, { dependsOn: [network] });
+    // Remote fleets reach Ironic through the lab host's proxy over every conductor.
+    const apiProxy = needsIronicApiProxy(config)
+        ? new IronicApiProxy("ironic-api-proxy", { config, image: registry.loopbackImages.ironic, conductorEndpoints: ironic.endpoints }, { dependsOn: [network] })
+        : undefined;
+    const fakeIpa = new FakeIpa(
+        "fake-ipa",
+        { config, image: fleetImages.fakeIpa, ironicApiUrl: ironic.primaryEndpoint, remoteIronicApiUrl: apiProxy?.url, ironicCaPem: ironic.caCertPem },
+        { dependsOn: [network, ...(apiProxy ? [apiProxy] : [])] },
+    );
     const sushy = new SushyFleet("sushy", { config, hosts, image: fleetImages.sushyTools, fakeIpa }, { dependsOn: [network] });
 
     const enrollment = new HostEnrollment("hosts", {

@@ -21,6 +21,11 @@ const KUBECONFIG = path.join(KUBECONFIG_DIR, "kubeconfig");
 fs.writeFileSync(KUBECONFIG, "apiVersion: v1\nkind: Config\n");
 process.on("exit", () => fs.rmSync(KUBECONFIG_DIR, { recursive: true, force: true }));
 
+/** The lab host on its LAN (an address remote machines route to), a remote docker host, two cluster nodes. */
+const LAB_ON_LAN = { name: "local", url: "unix:///var/run/docker.sock", address: "10.0.0.1" };
+const REMOTE = { name: "r2", url: "ssh://lab@rack2.example", address: "10.0.0.2" };
+const NODES = [{ name: "node-a", address: "10.0.1.11" }, { name: "node-b", address: "10.0.1.12" }];
+
 function issuesOf(raw: RawConfig): LabConfigError["issues"] {
     try {
         loadLabConfig(raw, "dev", LAB_HOST);
@@ -91,8 +96,23 @@ describe("config loader", () => {
                 assert.equal(cfg.mode, mode);
             }
         }
-        const existing = loadLabConfig({ managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, context: "admin" } }, "dev");
+        const existing = loadLabConfig({ managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, context: "admin", conductorNodes: NODES }, dockerHosts: [LAB_ON_LAN] }, "dev");
         assert.equal(existing.managementCluster.kubeconfig, KUBECONFIG);
+    });
+
+    it("on an existing cluster, gives conductor i the address of conductorNodes[i], not a provisioning IP", () => {
+        const cfg = loadLabConfig({ conductors: "2", managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: [...NODES, { name: "spare", address: "10.0.1.13" }] }, dockerHosts: [LAB_ON_LAN] }, "dev");
+        assert.deepEqual(cfg.network.conductorIps, ["10.0.1.11", "10.0.1.12"]);
+        assert.deepEqual(cfg.managementCluster.conductorNodes.map((n) => n.name), ["node-a", "node-b", "spare"]);
+        // More conductors than a /24 provisioning network holds: the provisioning network does not count here.
+        const many = Array.from({ length: 300 }, (_, i) => ({ name: `n${i}`, address: `10.1.${i >> 7}.${(i & 127) + 1}` }));
+        assert.equal(loadLabConfig({ conductors: "250", managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: many }, dockerHosts: [LAB_ON_LAN] }, "dev").network.conductorIps.length, 250);
+        assert.deepEqual(loadLabConfig({}, "dev").managementCluster.conductorNodes, [], "minikube: none");
+    });
+
+    it("accepts remote docker hosts when every address is off the lab's own networks", () => {
+        const cfg = loadLabConfig({ dockerHosts: [LAB_ON_LAN, REMOTE] }, "dev", LAB_HOST);
+        assert.deepEqual(cfg.dockerHosts.map((h) => h.address), ["10.0.0.1", "10.0.0.2"]);
     });
 
     it("allocates conductor IPs from the provisioning CIDR, skipping the host IP and the DHCP range", () => {
@@ -205,6 +225,18 @@ describe("config loader", () => {
         ["the same remote daemon listed twice", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "r2", url: "ssh://lab@rack2.example", address: "10.0.0.2" }, { name: "r2b", url: "tcp://RACK2.example:2376", address: "10.0.0.2" }] }, "metal3-scale-lab:dockerHosts[2].url", /dockerHosts\[1\] already reaches the daemon on rack2.example/],
         ["the lab host's daemon listed again", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "again", url: "ssh://root@192.168.111.1", address: "192.168.111.1" }] }, "metal3-scale-lab:dockerHosts[1].url", /dockerHosts\[0\] already reaches this lab host's daemon/],
         ["cpus declared for the lab host", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1", cpus: 64 }] }, "metal3-scale-lab:dockerHosts[0].cpus", /not be set on the lab host's entry: its CPUs are counted \(4; METAL3_LAB_HOST_CPUS overrides/],
+        // Scale-out: addresses other machines use must be off the lab's own networks; an existing cluster names its conductor nodes.
+        ["a lab host address on the baremetal network with a remote docker host", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, REMOTE] }, "metal3-scale-lab:dockerHosts[0].address", /be an address the other machines route to, not one on the lab's own network 192.168.111.0\/24 .*remote docker hosts call the Ironic API proxy at dockerHosts\[0\].address/],
+        ["a remote docker host on the provisioning network", { dockerHosts: [LAB_ON_LAN, { name: "r2", url: "ssh://lab@rack2", address: "172.22.0.50" }] }, "metal3-scale-lab:dockerHosts[1].address", /not one on the lab's own network 172.22.0.0\/24/],
+        ["an existing cluster without dockerHosts", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: NODES } }, "metal3-scale-lab:dockerHosts", /be set when managementCluster.kind is existing, with dockerHosts\[0\].address this lab host's address the cluster's nodes reach/],
+        ["an existing cluster's lab host on the baremetal network", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: NODES }, dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }] }, "metal3-scale-lab:dockerHosts[0].address", /the existing cluster's nodes call every docker host's sushy-tools and fake-ipa/],
+        ["an existing cluster without conductor nodes", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG }, dockerHosts: [LAB_ON_LAN] }, "metal3-scale-lab:managementCluster.conductorNodes", /be set when kind is existing, to a list of \{name, address\}.*one node per conductor \(2\)/],
+        ["fewer conductor nodes than conductors", { conductors: "3", managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: NODES }, dockerHosts: [LAB_ON_LAN] }, "metal3-scale-lab:managementCluster.conductorNodes", /3 conductors need 3 nodes, 2 given/],
+        ["a conductor node listed twice", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: [NODES[0], { name: "node-a", address: "10.0.1.99" }] }, dockerHosts: [LAB_ON_LAN] }, "metal3-scale-lab:managementCluster.conductorNodes[1].name", /unique among conductorNodes: one conductor per node/],
+        ["a conductor node without an IPv4 address", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: [NODES[0], { name: "node-b", address: "node-b.example" }] }, dockerHosts: [LAB_ON_LAN] }, "metal3-scale-lab:managementCluster.conductorNodes[1].address", /be the node's IPv4 address/],
+        ["a conductor node with an unknown key", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: [NODES[0], { ...NODES[1], ip: "10.0.1.12" }] }, dockerHosts: [LAB_ON_LAN] }, "metal3-scale-lab:managementCluster.conductorNodes[1].ip", /unknown key/],
+        ["conductor nodes with minikube", { managementCluster: { conductorNodes: NODES } }, "metal3-scale-lab:managementCluster.conductorNodes", /not be set when kind is minikube/],
+        ["a conductor node at the proxy's address", { managementCluster: { kind: "existing", kubeconfig: KUBECONFIG, conductorNodes: [NODES[0], { name: "lab", address: "10.0.0.1" }] }, dockerHosts: [LAB_ON_LAN, REMOTE] }, "metal3-scale-lab:managementCluster.conductorNodes[1].address", /differ from dockerHosts\[0\].address: with remote docker hosts the Ironic API proxy listens there/],
         ["a remote docker host with no CPUs", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "r2", url: "ssh://lab@rack2", address: "10.0.0.2", cpus: 0 }] }, "metal3-scale-lab:dockerHosts[1].cpus", /whole number from 1 to 4096/],
         ["a fleet larger than the lab host carries", { nodes: String(4 * HOSTS_PER_CPU + 1), hostsPerSushy: "1000" }, "metal3-scale-lab:nodes", new RegExp(`fit the docker hosts at ${HOSTS_PER_CPU} hosts per CPU: dockerHosts\\[0\\] \\(local, 4 CPUs on the lab host\\) carries ${4 * HOSTS_PER_CPU} but would serve ${4 * HOSTS_PER_CPU + 1}`)],
         ["a fleet larger than a remote host's declared CPUs", { nodes: String(4 * HOSTS_PER_CPU), hostsPerSushy: "100", dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "small", url: "ssh://lab@small", address: "10.0.0.9", cpus: 1 }] }, "metal3-scale-lab:nodes", new RegExp(`dockerHosts\\[1\\] \\(small, 1 CPU\\) carries ${HOSTS_PER_CPU} but would serve ${2 * HOSTS_PER_CPU}; lower nodes or add docker hosts`)],
@@ -317,7 +349,7 @@ describe("config loader", () => {
         assert.equal(loadLabConfig({ nodes: String(HOSTS_PER_CPU), hostsPerSushy: "1000" }, "dev", { cpus: 1 }).nodes, HOSTS_PER_CPU);
         assert.throws(() => loadLabConfig({ nodes: String(HOSTS_PER_CPU + 1), hostsPerSushy: "1000" }, "dev", { cpus: 1 }), new RegExp(`carries ${HOSTS_PER_CPU} but would serve ${HOSTS_PER_CPU + 1}`));
         // A remote host without cpus is assumed as large as the lab host.
-        const two = [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "r2", url: "ssh://lab@r2", address: "10.0.0.2" }];
+        const two = [LAB_ON_LAN, { name: "r2", url: "ssh://lab@r2", address: "10.0.0.2" }];
         assert.equal(loadLabConfig({ nodes: String(2 * HOSTS_PER_CPU), hostsPerSushy: "100", dockerHosts: two }, "dev", { cpus: 1 }).nodes, 2 * HOSTS_PER_CPU);
     });
 

@@ -17,7 +17,8 @@ import { isSecretWrapper, plainStrings, ProgramRun, RegisteredResource, runProgr
 import { loadLabConfig } from "../components/config/load";
 
 const TWO_HOSTS = [
-    { name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" },
+    // With a remote docker host the lab host's address is one the remote machine routes to.
+    { name: "local", url: "unix:///var/run/docker.sock", address: "10.0.0.1" },
     { name: "rack2", url: "ssh://lab@rack2.example", address: "10.0.0.2" },
 ];
 
@@ -321,6 +322,7 @@ describe("lab container scripts, run against a fake docker", () => {
 });
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const REMOTE_API = `https://${TWO_HOSTS[0].address}:6385`;
 
 /** FakeIpa then SushyFleet, as index.ts wires them. */
 async function runFleet(stack: string, overrides: Record<string, unknown>) {
@@ -328,7 +330,9 @@ async function runFleet(stack: string, overrides: Record<string, unknown>) {
     const out: { sushy?: SushyFleet; fakeIpa?: FakeIpa } = {};
     const run = await runProgram(
         () => {
-            out.fakeIpa = new FakeIpa("fake-ipa", { config: cfg, image: cfg.images.fakeIpa, ironicApiUrl: "https://172.22.0.2:6385", ironicCaPem: CA });
+            // With remote docker hosts, index.ts passes the lab host's Ironic API proxy for them.
+            const remoteIronicApiUrl = cfg.dockerHosts.length > 1 ? REMOTE_API : undefined;
+            out.fakeIpa = new FakeIpa("fake-ipa", { config: cfg, image: cfg.images.fakeIpa, ironicApiUrl: "https://172.22.0.2:6385", remoteIronicApiUrl, ironicCaPem: CA });
             out.sushy = new SushyFleet("sushy", { config: cfg, hosts: buildInventory(cfg), image: cfg.images.sushyTools, fakeIpa: out.fakeIpa });
         },
         { stack, config: stackConfig(stack, overrides) },
@@ -431,7 +435,10 @@ describe("FakeIpa component (mocks)", () => {
             assert.strictEqual(ns.FAKE_IPA_ADVERTISE_ADDRESS_IP, TWO_HOSTS[j % 2].address);
             assert.strictEqual(ns.FAKE_IPA_ADVERTISE_ADDRESS_PORT, 9900 + j);
             assert.strictEqual(ns.SUSHY_FAKE_IPA_LISTEN_PORT, 9900 + j);
-            assert.strictEqual(ns.FAKE_IPA_INSPECTION_CALLBACK_URL, "https://172.22.0.2:6385/v1/continue_inspection");
+            // On the lab host the conductor's address; on the remote host the lab host's proxy.
+            const api = j % 2 === 0 ? "https://172.22.0.2:6385" : REMOTE_API;
+            assert.strictEqual(ns.FAKE_IPA_API_URL, api);
+            assert.strictEqual(ns.FAKE_IPA_INSPECTION_CALLBACK_URL, `${api}/v1/continue_inspection`);
             assert.strictEqual(ns.FAKE_IPA_CAFILE, FAKE_IPA_CA_FILE);
             assert.deepStrictEqual([ns.FAKE_IPA_MIN_BOOT_TIME, ns.FAKE_IPA_MAX_BOOT_TIME], [180, 240]);
             assert.ok(!Object.keys(ns).some((k) => k.startsWith("FAKE_IPA_REDFISH")), "no BMC: fake-ipa's power_off never reaches it");

@@ -216,7 +216,7 @@ describe("IpaCache", () => {
         const port = 20000 + (process.pid % 20000);
         const server = spawn("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", path.join(dir, "html")], { stdio: "ignore" });
         try {
-            const urls = ipaImageUrls({ network: { ...cfg.network, provisioningHostIp: "127.0.0.1" }, ports: { ...cfg.ports, imageCache: port } });
+            const urls = ipaImageUrls({ ...cfg, network: { ...cfg.network, provisioningHostIp: "127.0.0.1" }, ports: { ...cfg.ports, imageCache: port } });
             const check = () => spawnSync("/bin/sh", ["-c", serverHealthCmd(urls).replace(/^python3\.12/, "python3")]).status;
             for (let i = 0; i < 50 && spawnSync("python3", ["-c", `import socket; socket.create_connection(("127.0.0.1", ${port}), 1)`]).status !== 0; i++) {
                 await new Promise((r) => setTimeout(r, 100));

@@ -16,10 +16,13 @@ describe("lab host sizing", () => {
         assert.equal(need.memoryMib, dev.managementCluster.memoryMb + 2048 + 256 + SUSHY_MIB + FAKE_IPA_MIB);
         assert.equal(need.diskGib, dev.managementCluster.diskGb + 40);
         // Remote docker hosts carry their share of the fleet: the lab host needs less.
-        const remote = labConfig("scale1000", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "192.168.111.1" }, { name: "rack2", url: "ssh://root@10.0.0.12", address: "10.0.0.12" }] });
+        const remote = labConfig("scale1000", { dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "10.0.0.1" }, { name: "rack2", url: "ssh://root@10.0.0.12", address: "10.0.0.12" }] });
         assert.ok(labHostSizing(remote).memoryMib < labHostSizing(labConfig("scale1000")).memoryMib);
         // An existing cluster runs no VM here.
-        const existing = labHostSizing(labConfig("dev", { managementCluster: { kind: "existing", kubeconfig: __filename } }));
+        const existing = labHostSizing(labConfig("dev", {
+            managementCluster: { kind: "existing", kubeconfig: __filename, conductorNodes: [{ name: "a", address: "10.0.1.1" }, { name: "b", address: "10.0.1.2" }] },
+            dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "10.0.0.1" }],
+        }));
         assert.equal(existing.parts.vm.cpus, 0);
     });
 

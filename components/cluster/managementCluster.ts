@@ -13,9 +13,9 @@
 // The bridge and addresses live in the VM's kernel only: after a VM reboot (or
 // `minikube stop/start`) run `pulumi up --replace <bridge URN>` to restore them.
 //
-// existing: no VM, no bridge. The cluster's nodes must already carry the
-// conductor IPs on an interface attached to the provisioning network; the lab
-// does not touch an existing cluster's node networking.
+// existing: no VM, no bridge. Each conductor runs with the host network on
+// one of managementCluster.conductorNodes and uses that node's own address
+// (components/ironic); the lab never touches an existing cluster's node networking.
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

@@ -27,7 +27,7 @@ export function planClusters(cfg: ClusterPlanConfig, hosts: readonly Pick<Host, 
 }
 
 /** The node image at the lab host's image cache; its checksum is the `<file>.sha256sum` file next to it. */
-export function nodeImage(cfg: Pick<LabConfig, "network" | "ports">): NodeImage {
+export function nodeImage(cfg: Pick<LabConfig, "network" | "ports" | "managementCluster" | "dockerHosts">): NodeImage {
     const url = `${ipaImageUrls(cfg).base}/${NODE_IMAGE.file}`;
     return { url, checksum: `${url}.${NODE_IMAGE.checksumType}sum`, checksumType: NODE_IMAGE.checksumType, format: NODE_IMAGE.format };
 }

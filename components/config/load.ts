@@ -17,6 +17,7 @@ import {
 } from "./defaults";
 import { ConfigIssue, LabConfigError } from "./errors";
 import {
+    ConductorNode,
     DockerHostConfig,
     ImagesConfig,
     LabConfig,
@@ -162,6 +163,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\.[a-z0-9-]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const DOCKER_URL = /^(unix:\/\/\/\S+|ssh:\/\/\S+|tcp:\/\/\S+)$/;
 const HOSTNAME = /^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/;
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** Lower-case DNS-1123 label from a stack name ("Scale_1000" -> "scale-1000"). */
 export function stackSlug(stack: string): string {
@@ -371,7 +373,45 @@ function readNetwork(issues: ConfigIssue[], top: Section, conductors: number): N
     };
 }
 
-function readManagementCluster(issues: ConfigIssue[], top: Section, slug: string): ManagementClusterConfig {
+/**
+ * managementCluster.conductorNodes: on an existing cluster each conductor runs
+ * with the host network on its own node and uses the node's address (no
+ * minikube bridge carries conductor IPs there), so the lab needs one node per
+ * conductor, named, with an address the other nodes and the lab host reach.
+ */
+function readConductorNodes(issues: ConfigIssue[], s: Section, kind: ManagementClusterConfig["kind"], conductors: number): ConductorNode[] {
+    const value = s.value("conductorNodes");
+    const key = s.key("conductorNodes");
+    const what = "a list of {name, address}: the Kubernetes node (its kubernetes.io/hostname label) each conductor runs on with the host network, and the IPv4 address that node carries, reachable from the other nodes and from the lab host";
+    if (kind === "minikube") {
+        if (value !== undefined && value !== null) issues.push({ key, value, allowed: "not be set when kind is minikube: conductors take their IPs from network.provisioningCidr on the VM's ironicendpoint bridge" });
+        return [];
+    }
+    if (!Array.isArray(value)) {
+        issues.push({ key, value, allowed: `be set when kind is existing, to ${what}; one node per conductor (${conductors})` });
+        return [];
+    }
+    const names = new Set<string>();
+    const addresses = new Set<string>();
+    const nodes = value.map((entry, i) => {
+        const e = new Section(issues, `${key}[${i}].`, typeof entry === "object" && entry !== null ? entry : {});
+        if (typeof entry !== "object" || entry === null) issues.push({ key: `${key}[${i}]`, value: entry, allowed: "be an object {name, address}" });
+        const name = e.string("name", "", NODE_NAME, "be a Kubernetes node name (lower-case DNS subdomain)") ?? "";
+        const address = e.string("address", "", /./, "be an IPv4 address") ?? "";
+        for (const [field, v] of [["name", name], ["address", address]] as const) if (v === "" && e.value(field) === undefined) e.problem(field, undefined, "be set");
+        if (address && parseIpv4(address) === undefined) e.problem("address", address, "be the node's IPv4 address, e.g. 10.0.1.11 (the conductor's certificate and JSON-RPC name it)");
+        if (name && names.has(name)) e.problem("name", name, "be unique among conductorNodes: one conductor per node (they all bind the same ports on the host network)");
+        if (address && addresses.has(address)) e.problem("address", address, "be unique among conductorNodes");
+        names.add(name);
+        addresses.add(address);
+        e.rejectUnknown();
+        return { name, address };
+    });
+    if (nodes.length < conductors) issues.push({ key, value, allowed: `list at least one node per conductor: ${conductors} conductors need ${conductors} nodes, ${nodes.length} given` });
+    return nodes;
+}
+
+function readManagementCluster(issues: ConfigIssue[], top: Section, slug: string, conductors: number): ManagementClusterConfig {
     const s = objectSection(issues, top, "managementCluster");
     const d = DEFAULT_MANAGEMENT_CLUSTER;
     const kind = s.oneOf("kind", "minikube", MANAGEMENT_CLUSTER_KINDS);
@@ -382,6 +422,7 @@ function readManagementCluster(issues: ConfigIssue[], top: Section, slug: string
     const memoryMb = s.int("memoryMb", d.memoryMb, 4096, 1_048_576);
     const diskGb = s.int("diskGb", d.diskGb, 20, 10_000);
     const kubernetesVersion = s.string("kubernetesVersion", d.kubernetesVersion, /^v1\.\d+\.\d+$/, "be a Kubernetes version like v1.31.4") ?? d.kubernetesVersion;
+    const conductorNodes = readConductorNodes(issues, s, kind, conductors);
     s.rejectUnknown();
     if (kind === "existing") {
         if (!kubeconfig) s.problem("kubeconfig", kubeconfig, "be set to a kubeconfig path when kind is existing");
@@ -393,7 +434,7 @@ function readManagementCluster(issues: ConfigIssue[], top: Section, slug: string
     } else if (s.isSet("context")) {
         s.problem("context", context, `not be set when kind is minikube: the lab uses minikube's own context (the profile, ${profile})`);
     }
-    return { kind, kubeconfig, context, profile, cpus, memoryMb, diskGb, kubernetesVersion };
+    return { kind, conductorNodes, kubeconfig, context, profile, cpus, memoryMb, diskGb, kubernetesVersion };
 }
 
 /** Names under which the lab host's own daemon may be reached (besides a unix socket). */
@@ -460,6 +501,51 @@ function readDockerHosts(issues: ConfigIssue[], top: Section, network: NetworkCo
         return { name, url, address };
     });
     return { hosts, cpus };
+}
+
+function withConductorNodes(network: NetworkConfig, mc: ManagementClusterConfig, conductors: number): NetworkConfig {
+    if (mc.kind !== "existing") return network;
+    return { ...network, conductorIps: mc.conductorNodes.slice(0, conductors).map((n) => n.address) };
+}
+
+/**
+ * Addresses other machines use. With remote docker hosts, remote fleets call
+ * the Ironic API proxy at dockerHosts[0].address and sushy-tools may notify a
+ * fake-ipa on another host; on an existing cluster the nodes call the lab
+ * host's fleet. An address on the lab's own libvirt networks (only the lab host
+ * and its VM reach them) would be rendered into containers that cannot use it.
+ */
+function checkFleetAddresses(issues: ConfigIssue[], top: Section, network: NetworkConfig, mc: ManagementClusterConfig, dockerHosts: readonly DockerHostConfig[]): void {
+    const remote = dockerHosts.length > 1;
+    if (!remote && mc.kind !== "existing") return;
+    const why = [remote ? "remote docker hosts call the Ironic API proxy at dockerHosts[0].address and fake-ipa on other docker hosts" : "", mc.kind === "existing" ? "the existing cluster's nodes call every docker host's sushy-tools and fake-ipa" : ""].filter(Boolean).join(", and ");
+    const lab = [network.provisioningCidr, network.baremetalCidr].map((text) => ({ text, cidr: parseCidr(text) }));
+    const onLabNetwork = (address: string) => {
+        const a = parseIpv4(address);
+        return a === undefined ? undefined : lab.find((n) => n.cidr && cidrContains(n.cidr, a));
+    };
+    if (!top.isSet("dockerHosts")) {
+        top.problem("dockerHosts", undefined, `be set when managementCluster.kind is existing, with dockerHosts[0].address this lab host's address the cluster's nodes reach: ${why}; the default (${network.baremetalHostIp}) is on the lab's own baremetal network`);
+        return;
+    }
+    dockerHosts.forEach((h, i) => {
+        const net = onLabNetwork(h.address);
+        if (net) {
+            issues.push({
+                key: `${top.key("dockerHosts")}[${i}].address`,
+                value: h.address,
+                allowed: `be an address the other machines route to, not one on the lab's own network ${net.text} (only the lab host and its VM reach it): ${why}`,
+            });
+        }
+    });
+    const clash = remote ? mc.conductorNodes.findIndex((n) => n.address === dockerHosts[0].address) : -1;
+    if (clash >= 0) {
+        issues.push({
+            key: `${top.key("managementCluster")}.conductorNodes[${clash}].address`,
+            value: dockerHosts[0].address,
+            allowed: `differ from dockerHosts[0].address: with remote docker hosts the Ironic API proxy listens there on the Ironic API port, which this conductor binds too`,
+        });
+    }
 }
 
 /** Simulated hosts whose sushy-tools container runs on each docker host (container c on host c mod H). */
@@ -547,8 +633,9 @@ export function loadLabConfig(raw: RawConfig, stack: string, labHost: LabHostFac
     if (fakeApiServersRaw > 1) top.problem("fakeApiServers", fakeApiServersRaw, "be 0 or 1: one FKAS serves every workload cluster, as upstream runs it (each extra replica's sidecar would retry forever on clusters it does not hold)");
     if (clusters * (1 + workersPerCluster) > nodes) top.problem(clusters > nodes ? "clusters" : "workersPerCluster", clusters > nodes ? clusters : workersPerCluster, `leave a host for every machine: clusters x (1 + workersPerCluster) = ${clusters * (1 + workersPerCluster)} is more than nodes (${nodes})`);
     if (maxBoot < minBoot) top.problem("fakeIpaMaxBootSeconds", maxBoot, `be at least fakeIpaMinBootSeconds (${minBoot})`);
-    const managementCluster = readManagementCluster(issues, top, slug);
-    const network = readNetwork(issues, top, conductors);
+    const managementCluster = readManagementCluster(issues, top, slug, conductors);
+    // On an existing cluster conductors take their nodes' addresses, not the provisioning network's.
+    const network = withConductorNodes(readNetwork(issues, top, managementCluster.kind === "existing" ? 0 : conductors), managementCluster, conductors);
     const ports = readPorts(issues, top, sushyContainers, fakeIpaContainers, mode);
     const images = readImages(issues, top, mode);
     // FKAS listens on :3333, hard-coded (CAPM3 hack/fake-apiserver/cmd/metal3-fkas/main.go), and runs on the host network.
@@ -556,6 +643,7 @@ export function loadLabConfig(raw: RawConfig, stack: string, labHost: LabHostFac
     const kubernetesProblem = mode === "capi" ? managementKubernetesProblem(images, managementCluster.kubernetesVersion) : undefined;
     if (kubernetesProblem) issues.push({ key: `${PROJECT}:managementCluster.kubernetesVersion`, value: managementCluster.kubernetesVersion, allowed: kubernetesProblem });
     const { hosts: dockerHosts, cpus: dockerCpus } = readDockerHosts(issues, top, network, labHost.cpus);
+    checkFleetAddresses(issues, top, network, managementCluster, dockerHosts);
     checkFleetFits(top, { nodes, sushyStripe, hostsPerSushy }, dockerHosts, dockerCpus);
     const ironicSection = objectSection(issues, top, "ironic");
     ironicSection.retired("inspector", `not be set: ${INSPECTOR_REMOVED}; hosts are inspected by Ironic itself (inspectHosts)`);

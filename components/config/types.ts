@@ -9,8 +9,18 @@ export type Mode = (typeof MODES)[number];
 export const MANAGEMENT_CLUSTER_KINDS = ["minikube", "existing"] as const;
 export type ManagementClusterKind = (typeof MANAGEMENT_CLUSTER_KINDS)[number];
 
+/** A node of an existing cluster one conductor runs on (host network, the node's own address). */
+export interface ConductorNode {
+    /** The node's `kubernetes.io/hostname` label. */
+    readonly name: string;
+    /** IPv4 address the node carries: the conductor's API, JSON-RPC and certificate address. */
+    readonly address: string;
+}
+
 export interface ManagementClusterConfig {
     readonly kind: ManagementClusterKind;
+    /** existing: conductor i runs on conductorNodes[i] (at least `conductors` of them); minikube: empty. */
+    readonly conductorNodes: readonly ConductorNode[];
     /** existing: the kubeconfig to use; minikube: where minikube writes its context. */
     readonly kubeconfig?: string;
     /** kubeconfig context; minikube uses its profile name. */
@@ -38,7 +48,10 @@ export interface NetworkConfig {
     readonly dhcpRange: string;
     /** Interface of the minikube VM attached to the provisioning network. */
     readonly provisioningInterface: string;
-    /** Conductor IPs allocated from provisioningCidr (derived; one per conductor, stable by index). */
+    /**
+     * Conductor IPs (derived; one per conductor, stable by index): allocated from
+     * provisioningCidr on minikube, the conductorNodes' addresses on an existing cluster.
+     */
     readonly conductorIps: readonly string[];
 }
 
@@ -82,7 +95,12 @@ export interface DockerHostConfig {
     readonly name: string;
     /** Docker daemon URL: unix:///var/run/docker.sock, ssh://user@host, tcp://host:2376. */
     readonly url: string;
-    /** Address Ironic and the management cluster use to reach containers on this host. */
+    /**
+     * Address Ironic and the management cluster use to reach containers on this
+     * host. With remote docker hosts (or an existing cluster) every entry's address
+     * is one the other machines route to; the lab host's also carries the Ironic
+     * API proxy remote fleets call.
+     */
     readonly address: string;
 }
 

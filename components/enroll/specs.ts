@@ -23,7 +23,7 @@ export const REDFISH_NODE_INTERFACES: Readonly<Record<string, string>> = {
 };
 
 /** A lab host as a redfish Ironic node pointing at its own sushy-tools container; IPA from the lab host's image cache. */
-export function redfishNodeSpec(host: Host, cfg: Pick<LabConfig, "network" | "ports">, bmcUsername: string): IronicNodeSpec {
+export function redfishNodeSpec(host: Host, cfg: Pick<LabConfig, "network" | "ports" | "managementCluster" | "dockerHosts">, bmcUsername: string): IronicNodeSpec {
     const ipa = ipaImageUrls(cfg);
     return {
         name: host.name,

@@ -52,6 +52,17 @@ export function inspectionCallbackUrl(ironicApiUrl: string): string {
     return `${ironicApiUrl.replace(/\/+$/, "")}/v1/continue_inspection`;
 }
 
+/**
+ * The Ironic API as fake-ipa on docker host `hostIndex` reaches it: on the lab
+ * host (0) the conductor address (it is on the lab's own networks), on a
+ * remote host the lab host's Ironic API proxy (components/ironic/apiProxy.ts).
+ */
+export function fakeIpaApiUrl<T>(hostIndex: number, onLabHost: T, remote: T | undefined): T {
+    if (hostIndex === 0) return onLabHost;
+    if (remote === undefined) throw new Error(`fake-ipa on docker host ${hostIndex} needs the Ironic API proxy's URL: the conductors' addresses are not reachable from another machine`);
+    return remote;
+}
+
 export interface FakeIpaConf {
     readonly apiUrl: string;
     readonly advertiseIp: string;
@@ -80,8 +91,10 @@ export function renderFakeIpaConf(c: FakeIpaConf): string {
 export interface FakeIpaArgs {
     readonly config: LabConfig;
     readonly image: pulumi.Input<string>;
-    /** Ironic API as the agents reach it, e.g. https://172.22.0.2:6385 */
+    /** Ironic API as agents on the lab host reach it, e.g. https://172.22.0.2:6385 */
     readonly ironicApiUrl: pulumi.Input<string>;
+    /** Ironic API as agents on remote docker hosts reach it: the lab host's proxy (IronicApiProxy.url); needed with remote hosts. */
+    readonly remoteIronicApiUrl?: pulumi.Input<string>;
     /** CA that signed Ironic's certificate (PEM). */
     readonly ironicCaPem: pulumi.Input<string>;
 }
@@ -97,7 +110,7 @@ export class FakeIpa extends pulumi.ComponentResource {
         const cfg = args.config;
         const plan = fakeIpaPlan(cfg);
         this.containers = plan.map((p) => {
-            const conf = pulumi.output(args.ironicApiUrl).apply((apiUrl) =>
+            const conf = pulumi.output(fakeIpaApiUrl(p.hostIndex, args.ironicApiUrl, args.remoteIronicApiUrl)).apply((apiUrl) =>
                 renderFakeIpaConf({
                     apiUrl,
                     advertiseIp: p.host.address,

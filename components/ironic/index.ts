@@ -1,3 +1,5 @@
 export * from "./sizing";
 export * from "./render";
 export * from "./ironicCluster";
+export * from "./apiProxy";
+export * from "./ironicApiProxy";

@@ -34,8 +34,10 @@ import {
     mariadbPvcSpec,
     planConductors,
     primaryConductor,
+    runsDnsmasq,
     runsMigrations,
 } from "./render";
+import { ironicApiProxyAddress } from "./apiProxy";
 import { labels } from "../kube";
 
 /** Local-registry refs of every image the cluster runs (the registry image itself runs on the lab host). */
@@ -239,6 +241,9 @@ export class IronicCluster extends pulumi.ComponentResource {
         // The primary migrates the schema; the others start after it is ready.
         this.certificates = [];
         this.conductorDeployments = [];
+        // Remote fleets reach every conductor through the lab host's proxy: each certificate names it too.
+        const proxyAddress = ironicApiProxyAddress(config);
+        const sharedAddresses = proxyAddress ? [proxyAddress] : [];
         for (const plan of plans) {
             const configMap = new k8s.core.v1.ConfigMap(
                 plan.name,
@@ -251,7 +256,7 @@ export class IronicCluster extends pulumi.ComponentResource {
                     apiVersion: "cert-manager.io/v1",
                     kind: "Certificate",
                     metadata: { ...meta(plan.name, "conductor"), annotations: { "pulumi.com/waitFor": "condition=Ready" } },
-                    spec: conductorCertificateSpec(plan, names.ca),
+                    spec: conductorCertificateSpec(plan, names.ca, sharedAddresses),
                 },
                 { ...k, dependsOn: [this.certManager, issuer] },
             );
@@ -280,15 +285,17 @@ export class IronicCluster extends pulumi.ComponentResource {
             );
         }
 
-        // One shared dnsmasq, chaining PXE clients to the primary conductor.
-        new k8s.apps.v1.Deployment(
-            childName(name, "dnsmasq"),
-            {
-                metadata: meta(names.dnsmasq, "dnsmasq"),
-                spec: dnsmasqDeploymentSpec({ instance: name, ironicImage: images.ironic, primary, config }),
-            },
-            { ...k, dependsOn: external },
-        );
+        // One shared dnsmasq on the VM's provisioning network, chaining PXE clients to the primary conductor.
+        if (runsDnsmasq(config)) {
+            new k8s.apps.v1.Deployment(
+                childName(name, "dnsmasq"),
+                {
+                    metadata: meta(names.dnsmasq, "dnsmasq"),
+                    spec: dnsmasqDeploymentSpec({ instance: name, ironicImage: images.ironic, primary, config }),
+                },
+                { ...k, dependsOn: external },
+            );
+        }
 
         this.registerOutputs({
             endpoints: this.endpoints,

@@ -11,6 +11,7 @@ import { imageParts } from "../registry/images";
 import { IpaImageUrls } from "../registry/ipaImages";
 import { shQuote, shScript } from "../shell";
 import { k8sName, labels, singletonDeployment } from "../kube";
+import { subjectNames } from "./apiProxy";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 
@@ -69,9 +70,21 @@ export interface ConductorPlan {
     readonly endpoint: string;
     /** Secret cert-manager writes this conductor's certificate to. */
     readonly tlsSecretName: string;
+    /** Existing cluster: the node (kubernetes.io/hostname) it runs on, whose address is `ip`. */
+    readonly nodeName?: string;
 }
 
-export function planConductors(name: string, config: Pick<LabConfig, "conductors" | "network" | "ports">): ConductorPlan[] {
+/** The label a conductor pod is pinned to its node by. */
+export const NODE_HOSTNAME_LABEL = "kubernetes.io/hostname";
+
+export type ConductorInputs = Pick<LabConfig, "conductors" | "network" | "ports"> & Partial<Pick<LabConfig, "managementCluster">>;
+
+/**
+ * minikube: conductor IPs on the VM's ironicendpoint bridge. Existing cluster:
+ * conductor i on conductorNodes[i] with the host network, its IP the node's
+ * (the loader puts those addresses in network.conductorIps).
+ */
+export function planConductors(name: string, config: ConductorInputs): ConductorPlan[] {
     const ips = config.network.conductorIps;
     if (ips.length < config.conductors) throw new Error(`only ${ips.length} conductor IPs allocated for ${config.conductors} conductors`);
     return ips.slice(0, config.conductors).map((ip, index) => {
@@ -82,6 +95,7 @@ export function planConductors(name: string, config: Pick<LabConfig, "conductors
             ip,
             endpoint: `https://${ip}:${config.ports.ironicApi}`,
             tlsSecretName: k8sName(`${objectName}-tls`),
+            ...(config.managementCluster?.kind === "existing" ? { nodeName: config.managementCluster.conductorNodes[index].name } : {}),
         };
     });
 }
@@ -236,7 +250,9 @@ export function conductorDeploymentSpec(p: ConductorDeploymentInput): Deployment
         credentialFilesVolume("json-rpc-client", p.credentialsSecretName),
         credentialFilesVolume("mariadb-auth", p.dbSecretName),
     ];
-    return singletonDeployment(selector, true, { containers: [ironic, httpd, logWatch], volumes });
+    // On an existing cluster each conductor binds its own node's address: pinned to that node.
+    const placement = p.plan.nodeName ? { nodeSelector: { [NODE_HOSTNAME_LABEL]: p.plan.nodeName } } : {};
+    return singletonDeployment(selector, true, { ...placement, containers: [ironic, httpd, logWatch], volumes });
 }
 
 /** uid/gid of `mysql` in the mariadb image; BMO's mariadb component runs it as this user. */
@@ -388,6 +404,15 @@ export function mariadbLimitJobSpec(p: MariadbLimitInput): k8s.types.input.batch
     };
 }
 
+/**
+ * dnsmasq answers DHCP/TFTP on the lab's own provisioning network, which only
+ * the minikube VM is attached to. On an existing cluster it would run a DHCP
+ * server on a real node's network, and the simulated hosts never PXE-boot.
+ */
+export function runsDnsmasq(cfg: Pick<LabConfig, "managementCluster">): boolean {
+    return cfg.managementCluster.kind === "minikube";
+}
+
 export interface DnsmasqInput {
     readonly instance: string;
     readonly ironicImage: pulumi.Input<string>;
@@ -427,12 +452,18 @@ export function caIssuerSpec(caSecretName: string): Record<string, unknown> {
     return { ca: { secretName: caSecretName } };
 }
 
-/** One certificate per conductor, valid for exactly that conductor's IP (API, JSON-RPC and httpd). */
-export function conductorCertificateSpec(plan: ConductorPlan, issuerName: string): Record<string, unknown> {
+/**
+ * One certificate per conductor, valid for that conductor's IP (API, JSON-RPC
+ * and httpd) and for `sharedAddresses`: the lab host's Ironic API proxy, which
+ * passes TLS through to any conductor (./apiProxy.ts).
+ */
+export function conductorCertificateSpec(plan: ConductorPlan, issuerName: string, sharedAddresses: readonly string[] = []): Record<string, unknown> {
+    const extra = subjectNames(sharedAddresses);
     return {
         secretName: plan.tlsSecretName,
         issuerRef: { name: issuerName, kind: "Issuer", group: "cert-manager.io" },
-        ipAddresses: [plan.ip],
+        ipAddresses: [plan.ip, ...extra.ipAddresses],
+        ...(extra.dnsNames.length > 0 ? { dnsNames: extra.dnsNames } : {}),
         duration: "8760h",
         renewBefore: "720h",
         privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },

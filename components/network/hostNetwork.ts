@@ -171,6 +171,34 @@ export function labFirewallPorts(cfg: FirewallInputs): PortRule[] {
     ];
 }
 
+export type PeerInputs = Pick<LabConfig, "ports" | "sushyContainers" | "fakeIpaContainers" | "dockerHosts" | "managementCluster">;
+
+/**
+ * Other machines that call the lab host: remote docker hosts (fake-ipa there
+ * calls the Ironic API proxy; sushy-tools there may notify a fake-ipa here) and
+ * an existing cluster's conductor nodes (they call this host's sushy-tools and
+ * fake-ipa). Their traffic arrives on the lab host's LAN, not on a lab bridge.
+ */
+export function firewallPeers(cfg: Pick<LabConfig, "dockerHosts" | "managementCluster">): string[] {
+    const remote = cfg.dockerHosts.slice(1).map((h) => h.address);
+    const nodes = cfg.managementCluster.kind === "existing" ? cfg.managementCluster.conductorNodes.map((n) => n.address) : [];
+    return [...new Set([...remote, ...nodes])];
+}
+
+/** What the peers call on the lab host (empty without peers). */
+export function peerFirewallPorts(cfg: PeerInputs): PortRule[] {
+    const p = cfg.ports;
+    const tcp = (from: number, to: number, purpose: string): PortRule => ({ from, to, protocol: "tcp", purpose });
+    const rules: PortRule[] = [];
+    if (cfg.dockerHosts.length > 1) rules.push(tcp(p.ironicApi, p.ironicApi, "Ironic API proxy for remote fleets"));
+    if (cfg.managementCluster.kind === "existing") {
+        rules.push(tcp(p.imageCache, p.imageCache, "IPA kernel/ramdisk, fetched by the conductors (at provisioningHostIp)"));
+        rules.push(tcp(p.sushyBase, p.sushyBase + cfg.sushyContainers - 1, "sushy-tools Redfish BMCs, called by the conductors"));
+    }
+    if (firewallPeers(cfg).length > 0) rules.push(tcp(p.fakeIpaBase, p.fakeIpaBase + cfg.fakeIpaContainers - 1, "fake-ipa agents, called by conductors and by sushy-tools on other hosts"));
+    return rules;
+}
+
 function firewalldPort(r: PortRule): string {
     return `${r.from === r.to ? r.from : `${r.from}-${r.to}`}/${r.protocol}`;
 }
@@ -228,10 +256,12 @@ function firewallPreamble(tag: string): string[] {
  * keeps what the previous run recorded and is still open; a failed run closes
  * what it opened, since Pulumi keeps no stdout of a failed create.
  */
-export function firewallOpenCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string): string {
-    const brs = bridges.map(shQuote).join(" ");
+export function firewallOpenCommand(rules: readonly PortRule[], bridges: readonly string[], tag: string, peers: readonly string[] = []): string {
+    // With peers, the interfaces their traffic arrives on are found at run time (the route to each).
+    const brs = [...bridges.map(shQuote), ...(peers.length > 0 ? ["$peer_ifaces"] : [])].join(" ");
     return shScript([
         ...firewallPreamble(tag),
+        ...(peers.length > 0 ? peerInterfaceLines(peers) : []),
         `added=$(mktemp)`,
         `trap 'rc=$?; if [ "$rc" -ne 0 ]; then while read -r k a b c; do close "$k" "$a" "$b" "$c" || :; done <"$added"; fi; rm -f "$added"; exit "$rc"' EXIT`,
         `kept=$(printf '%s\\n' "\${PULUMI_COMMAND_STDOUT-}" | while read -r k a b c; do if present "$k" "$a" "$b" "$c"; then echo "$k $a $b $c"; fi; done)`,
@@ -265,6 +295,18 @@ export function firewallOpenCommand(rules: readonly PortRule[], bridges: readonl
     ]);
 }
 
+/** Sets peer_ifaces to the interfaces this host routes each peer through (a peer reached over loopback adds none). */
+function peerInterfaceLines(peers: readonly string[]): string[] {
+    return [
+        `peer_ifaces=`,
+        `for peer in ${peers.map(shQuote).join(" ")}; do`,
+        `  addr=$(getent ahostsv4 "$peer" 2>/dev/null | awk 'NR == 1 { print $1 }'); [ -n "$addr" ] || addr=$peer`,
+        `  dev=$(ip -o route get "$addr" 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
+        `  case " $peer_ifaces " in *" $dev "*) ;; *) if [ -z "$dev" ]; then echo "no route to $peer: its traffic is not let in" >&2; elif [ "$dev" != lo ]; then peer_ifaces="$peer_ifaces $dev"; fi ;; esac`,
+        `done`,
+    ];
+}
+
 /** Closes exactly what the open script recorded (PULUMI_COMMAND_STDOUT); succeeds when it is closed already. */
 export function firewallCloseCommand(tag: string): string {
     return shScript([
@@ -285,6 +327,8 @@ export class HostNetwork extends pulumi.ComponentResource {
     public readonly firewallPorts: readonly PortRule[];
     public readonly networkCommands: command.local.Command[];
     public readonly firewall: command.local.Command;
+    /** Ports opened to other machines (remote docker hosts, an existing cluster's conductor nodes); absent without them. */
+    public readonly peerFirewall?: command.local.Command;
 
     constructor(name: string, args: HostNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super(typeToken("network", "HostNetwork"), name, {}, opts);
@@ -314,6 +358,21 @@ export class HostNetwork extends pulumi.ComponentResource {
             },
             { parent: this, deleteBeforeReplace: true, dependsOn: this.networkCommands },
         );
+        const peers = firewallPeers(cfg);
+        if (peers.length > 0) {
+            const peerRules = peerFirewallPorts(cfg);
+            const peerTag = `${tag}:peers`;
+            this.peerFirewall = new command.local.Command(
+                childName(name, "firewall-peers"),
+                {
+                    create: firewallOpenCommand(peerRules, [], peerTag, peers),
+                    delete: firewallCloseCommand(peerTag),
+                    addPreviousOutputInEnv: true,
+                    triggers: [JSON.stringify({ ports: peerRules, peers })],
+                },
+                { parent: this, deleteBeforeReplace: true },
+            );
+        }
         this.provisioningNetwork = networks[0].name;
         this.baremetalNetwork = networks[1].name;
         this.registerOutputs({

@@ -15,7 +15,7 @@ import { ContainerSpec, labContainer } from "../fleet/containerCommand";
 import { labDockerHost, labLabels, stackLabel } from "../fleet/containers";
 import { childName, typeToken } from "../naming";
 import { shQuote } from "../shell";
-import { IPA_KERNEL, IPA_RAMDISK, ipaImageUrls, IpaImageUrls, NODE_IMAGE } from "./ipaImages";
+import { imageCacheHost, IPA_KERNEL, IPA_RAMDISK, ipaImageUrls, IpaImageUrls, NODE_IMAGE } from "./ipaImages";
 
 /** On the lab host; kept by `pulumi destroy`, shared by every stack on the host. */
 export const IPA_CACHE_DIR = "/var/lib/metal3-scale-lab/ipa-cache";
@@ -26,7 +26,7 @@ export const SERVER_PYTHON = "python3.12";
 /** Bound on the server's start, in seconds (the files exist by then). */
 export const IPA_SERVER_WAIT_SECONDS = 60;
 
-type Inputs = Pick<LabConfig, "project" | "stack" | "slug" | "mode" | "network" | "ports" | "dockerHosts">;
+type Inputs = Pick<LabConfig, "project" | "stack" | "slug" | "mode" | "network" | "ports" | "dockerHosts" | "managementCluster">;
 
 /**
  * The downloader: get-resource.sh unless both files are already cached. A
@@ -81,7 +81,7 @@ export function serverHealthCmd(urls: IpaImageUrls, extra: readonly string[] = [
     return `${SERVER_PYTHON} -c ${shQuote(program)}`;
 }
 
-/** The server: python's http.server over <cache>/html, on provisioningHostIp:imageCache only. */
+/** The server: python's http.server over <cache>/html, on imageCacheHost:imageCache only. */
 export function serverSpec(cfg: Inputs, image: string, host: DockerHostConfig, cacheDir = IPA_CACHE_DIR): ContainerSpec {
     const urls = ipaImageUrls(cfg);
     return {
@@ -91,7 +91,7 @@ export function serverSpec(cfg: Inputs, image: string, host: DockerHostConfig, c
         ownerLabel: stackLabel(cfg),
         mounts: [`${cacheDir}:${DOWNLOADER_SHARED_DIR}:ro`],
         entrypoint: SERVER_PYTHON,
-        args: ["-m", "http.server", String(cfg.ports.imageCache), "--bind", cfg.network.provisioningHostIp, "--directory", `${DOWNLOADER_SHARED_DIR}/html`],
+        args: ["-m", "http.server", String(cfg.ports.imageCache), "--bind", imageCacheHost(cfg), "--directory", `${DOWNLOADER_SHARED_DIR}/html`],
         run: { kind: "service", healthCmd: serverHealthCmd(urls, cfg.mode === "capi" ? [`${urls.base}/${NODE_IMAGE.file}`] : []), waitSeconds: IPA_SERVER_WAIT_SECONDS },
     };
 }
