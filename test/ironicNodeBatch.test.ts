@@ -78,6 +78,11 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
             outs.push(created.outs);
         }
         servedForCreate = lab.servedOverTls().slice(answersBefore);
+        // Each host runs its own pipeline: the first hosts are managed while the batch's last ones are still being created.
+        const firstBatch = servedForCreate.slice(0, servedForCreate.findIndex((r) => r.method === "POST" && r.path === "/v1/nodes" && r.status === 201) + 1 + 200);
+        const lastCreate = firstBatch.map((r) => r.method === "POST" && r.path === "/v1/nodes").lastIndexOf(true);
+        const firstManage = firstBatch.findIndex((r) => r.method === "PUT" && r.path.endsWith("/states/provision"));
+        assert.ok(firstManage >= 0 && firstManage < lastCreate, `first provision request at answer ${firstManage}, last node created at ${lastCreate}`);
         const nodes = await lab.listNodes();
         assert.equal(nodes.length, 200);
         assert.equal(new Set(nodes.map((n) => n.name)).size, 200);

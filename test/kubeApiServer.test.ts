@@ -281,6 +281,26 @@ describe('KubeApiTestServer (via @kubernetes/client-node 1.4)', function () {
             );
             assert.equal(e2.code, 415);
         });
+
+        it('reads an apply body as JSON when it is JSON and as YAML otherwise (flow or block style)', async () => {
+            const apply = (name: string, body: string) =>
+                fetch(`${server.url}/api/v1/namespaces/${NS}/configmaps/${name}?fieldManager=raw`, {
+                    method: 'PATCH',
+                    headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/apply-patch+yaml' },
+                    body,
+                });
+            const bodies: [string, string][] = [
+                ['as-json', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'as-json' }, data: { k: 'json' } })],
+                ['as-flow', '{apiVersion: v1, kind: ConfigMap, metadata: {name: as-flow}, data: {k: flow}}'],
+                ['as-block', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: as-block\ndata:\n  k: block\n'],
+            ];
+            for (const [name, body] of bodies) {
+                const res = await apply(name, body);
+                assert.equal(res.status, 201, `${name}: ${await res.text()}`);
+                assert.equal(server.store.get('configmaps', NS, name)?.data?.k, name.slice(3));
+            }
+            assert.equal((await apply('bad', '{"apiVersion": "v1", kind')).status, 400);
+        });
     });
 
     describe('errors as Status objects', () => {

@@ -19,6 +19,8 @@ export interface FkasClientOptions {
     readonly backoffBaseMs?: number;
     readonly maxBackoffMs?: number;
     readonly requestTimeoutMs?: number;
+    /** Milliseconds left to the caller's deadline: no retry waits past it. */
+    readonly remainingMs?: () => number;
     /** Told about every request sent (each attempt): the run record. */
     readonly onRequest?: (r: ApiRequest) => void;
 }
@@ -68,6 +70,7 @@ export class FkasClient {
     private readonly agent: any;
     private readonly http: any;
     private readonly onRequest: ((r: ApiRequest) => void) | undefined;
+    private readonly remainingMs: () => number;
 
     constructor(options: FkasClientOptions) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -80,6 +83,7 @@ export class FkasClient {
         this.agent = new this.http.Agent({ keepAlive: true, maxSockets: 1 });
         this.stats = { requests: 0, retries: 0 };
         this.onRequest = options.onRequest;
+        this.remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
     }
 
     close(): void {
@@ -114,9 +118,10 @@ export class FkasClient {
                 if (isFkasError(err)) throw err;
                 error = fkasError(`FKAS POST /register at ${this.url} failed: ${err instanceof Error ? err.message : String(err)}`, true);
             }
-            if (!error.transient || attempt >= this.maxAttempts) throw error;
+            const wait = Math.max(retryAfter ?? 0, backoffMs(attempt, this.backoffBaseMs, this.maxBackoffMs));
+            if (!error.transient || attempt >= this.maxAttempts || wait >= this.remainingMs()) throw error;
             this.stats.retries++;
-            await sleep(Math.max(retryAfter ?? 0, backoffMs(attempt, this.backoffBaseMs, this.maxBackoffMs)));
+            await sleep(wait);
         }
     }
 

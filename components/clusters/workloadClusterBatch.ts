@@ -18,7 +18,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { applyObject, batchLabels, batchSelector, LABELS, labelValue } from "../enroll/bareMetalHostBatch";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "../enroll/batchProvider";
 import { mapBounded } from "../enroll/bounded";
-import { KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "../enroll/kubeBatchArgs";
+import { apiOutageRetry, KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "../enroll/kubeBatchArgs";
 import { followCollection, isKubeApiError, KubeClient } from "../enroll/kubeClient";
 import type { KubeObject } from "../enroll/kubeClient";
 import type { HostObservation } from "../enroll/tracker";
@@ -151,7 +151,7 @@ function inSelectors(key: string, values: readonly string[], chunk = 50): string
 }
 
 async function connect(inputs: WorkloadClusterBatchInputs, ctx: WaitContext): Promise<KubeClient> {
-    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, onRequest: (r) => ctx.tracker.request(r) });
+    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, ...apiOutageRetry(ctx), onRequest: (r) => ctx.tracker.request(r) });
 }
 
 async function listMetal3Clusters(client: KubeClient, inputs: WorkloadClusterBatchInputs): Promise<Record<string, Endpoint | undefined>> {
@@ -181,7 +181,7 @@ async function applyClusters(client: KubeClient, inputs: WorkloadClusterBatchInp
         else if (probes[c.name] === "unreachable") ctx.tracker.observe(c.name, { state: "API server unreachable", error: `no answer from ${e!.host}:${e!.port} (not refused): is FKAS's host reachable from here?` });
     }
     const touch: ClusterSpec[] = [];
-    const fkas = new FkasClient({ url: inputs.fkasUrl, backoffBaseMs: 250, onRequest: (r) => ctx.tracker.request(r) });
+    const fkas = new FkasClient({ url: inputs.fkasUrl, backoffBaseMs: 250, remainingMs: () => ctx.deadline.remaining(), onRequest: (r) => ctx.tracker.request(r) });
     try {
         // One at a time: FKAS's registration maps have no lock.
         for (const c of registrationOrder(clusters, recorded, probes)) {

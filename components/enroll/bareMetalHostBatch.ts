@@ -8,8 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { mapBounded } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
 import type { HostObservation } from "./tracker";
-import { KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "./kubeBatchArgs";
-import { followCollection, isKubeApiError, KubeClient } from "./kubeClient";
+import { apiOutageRetry, KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "./kubeBatchArgs";
+import { followCollection, isKubeApiError, KubeClient, redactText } from "./kubeClient";
 import type { KubeObject } from "./kubeClient";
 
 export interface BmhSpec {
@@ -152,12 +152,12 @@ interface Bmh extends KubeObject {
     };
 }
 
-/** What the tracker is told about a BareMetalHost while waiting for `target`. */
-export function observeBmh(bmh: Bmh, target: string): HostObservation {
+/** What the tracker is told about a BareMetalHost while waiting for `target`; BMO's message is cleared of `secrets` (it may quote the BMC's answer). */
+export function observeBmh(bmh: Bmh, target: string, secrets: readonly string[] = []): HostObservation {
     const status = bmh.status ?? {};
     const state = status.provisioning?.state || (bmh.metadata.deletionTimestamp ? "deleting" : "new");
     if (status.operationalStatus === "error") {
-        return { state, error: `${status.errorType || "error"}: ${status.errorMessage || "(no message)"}` };
+        return { state, error: redactText(`${status.errorType || "error"}: ${status.errorMessage || "(no message)"}`, secrets) };
     }
     if (bmh.metadata.deletionTimestamp) return { state: state === "new" ? "deleting" : state };
     // Later lifecycle states count as the target (the tracker compares states exactly).
@@ -174,13 +174,16 @@ function paths(namespace: string) {
 }
 
 async function connect(inputs: BareMetalHostBatchInputs, ctx: WaitContext): Promise<KubeClient> {
-    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, redact: [inputs.bmcPassword], onRequest: (r) => ctx.tracker.request(r) });
+    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, redact: [inputs.bmcPassword], ...apiOutageRetry(ctx), onRequest: (r) => ctx.tracker.request(r) });
 }
 
-/** Server-side apply of one object (force: this field manager owns what it declares). */
+/**
+ * Server-side apply of one object, never forced: a field another manager set to another value
+ * (kubectl edit, a controller) is a 409 naming the field and the manager, not silently taken back.
+ */
 export async function applyObject(client: KubeClient, collection: string, name: string, manifest: unknown, fieldManager: string): Promise<void> {
     await client.request("PATCH", `${collection}/${encodeURIComponent(name)}`, {
-        query: { fieldManager, force: true },
+        query: { fieldManager },
         body: manifest,
         contentType: "application/apply-patch+yaml",
     });
@@ -277,15 +280,16 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
                     for (const bmh of items) {
                         if (!ours(bmh.metadata.name)) continue;
                         seen[bmh.metadata.name] = true;
-                        ctx.tracker.observe(bmh.metadata.name, observeBmh(bmh, inputs.targetState));
+                        // A host whose apply was refused (e.g. a conflict) keeps that failure: its object is not what we declared.
+                        if (!failedApply(bmh.metadata.name)) ctx.tracker.observe(bmh.metadata.name, observeBmh(bmh, inputs.targetState, [inputs.bmcPassword]));
                     }
                     missing = wanted.filter((n) => !seen[n] && !failedApply(n) && !reapplied.includes(n)).map((n) => specs[n]);
                 },
                 onEvent(type, bmh) {
                     const name = bmh.metadata?.name;
-                    if (!ours(name)) return;
+                    if (!ours(name) || failedApply(name)) return;
                     if (type === "DELETED") ctx.tracker.observe(name, { state: "deleted", error: "the BareMetalHost was deleted while the batch waited for it" });
-                    else ctx.tracker.observe(name, observeBmh(bmh, inputs.targetState));
+                    else ctx.tracker.observe(name, observeBmh(bmh, inputs.targetState, [inputs.bmcPassword]));
                 },
                 finished: () => ctx.tracker.settled(),
                 remaining: () => ctx.deadline.remaining(),
@@ -314,7 +318,7 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
             for (const bmh of data.items ?? []) present[bmh.metadata.name] = bmh;
             for (const h of inputs.hosts) {
                 const bmh = present[h.name];
-                ctx.tracker.observe(h.name, bmh ? observeBmh(bmh, inputs.targetState) : { state: "absent" });
+                ctx.tracker.observe(h.name, bmh ? observeBmh(bmh, inputs.targetState, [inputs.bmcPassword]) : { state: "absent" });
             }
         } finally {
             client.close();

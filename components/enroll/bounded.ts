@@ -20,6 +20,36 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
     return results;
 }
 
+/** A slot limiter: at most `limit` of the functions given to it run at once; the others wait their turn, first come first served. */
+export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+    let active = 0;
+    const queue: (() => void)[] = [];
+    return async (fn) => {
+        if (active >= Math.max(1, limit)) await new Promise<void>((resolve) => queue.push(resolve));
+        else active++;
+        try {
+            return await fn();
+        } finally {
+            // The slot passes straight to the next in line, or is given back.
+            const next = queue.shift();
+            if (next) next();
+            else active--;
+        }
+    };
+}
+
+/**
+ * The wait before the next look at things that change by themselves (an adaptive poll): each look
+ * should find about `want` of them moved on. It shortens (at most halving) when the last look found
+ * more, lengthens (at most doubling) when it found fewer, doubles when it found none; always within
+ * `floorMs`..`ceilingMs` (a ceiling below the floor wins).
+ */
+export function nextPollMs(lastMs: number, found: number, want: number, floorMs: number, ceilingMs: number): number {
+    const floor = Math.min(floorMs, ceilingMs);
+    const factor = found <= 0 ? 2 : Math.min(2, Math.max(0.5, Math.max(1, want) / found));
+    return Math.min(ceilingMs, Math.max(floor, Math.round(Math.max(lastMs, floor) * factor)));
+}
+
 export function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }

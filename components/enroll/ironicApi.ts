@@ -5,6 +5,7 @@
 // cannot be serialized into `__provider`.
 
 import { backoffMs, parseRetryAfter, sleep } from "./bounded";
+import { redactText } from "./kubeClient";
 import type { ApiRequest } from "./tracker";
 
 export interface IronicConnection {
@@ -30,6 +31,8 @@ export interface IronicNode {
     /** Set when Ironic itself put the node in maintenance, e.g. "clean failure". */
     readonly fault: string | null;
     readonly inspection_finished_at: string | null;
+    /** The conductor holding the node: in Ironic's answer to a create or update, not in a node list (see conductors()). */
+    readonly conductor?: string | null;
 }
 
 export interface IronicApiError extends Error {
@@ -42,8 +45,9 @@ export interface IronicApiError extends Error {
  * A plain Error with the answer's status: classes extending Error do not survive
  * serialization into `__provider` (their `super` call is lost), plain Errors do.
  */
-export function ironicApiError(status: number, method: string, path: string, body: string): IronicApiError {
-    const fault = faultOf(body);
+export function ironicApiError(status: number, method: string, path: string, body: string, secrets: readonly string[] = []): IronicApiError {
+    // An Ironic (or a proxy) that quotes the request would show the credentials: never pass them on.
+    const fault = redactText(faultOf(body), secrets);
     return Object.assign(new Error(`Ironic ${method} ${path.split("?")[0]} answered ${status}: ${fault}`), { name: "IronicApiError", status, fault });
 }
 
@@ -89,8 +93,8 @@ export class IronicClient {
                 if (res.status < 300 || okStatuses.includes(res.status)) {
                     return { status: res.status, data: (res.text ? JSON.parse(res.text) : undefined) as T };
                 }
-                if (!TRANSIENT_STATUS.includes(res.status)) throw ironicApiError(res.status, method, path, res.text);
-                lastError = ironicApiError(res.status, method, path, res.text);
+                if (!TRANSIENT_STATUS.includes(res.status)) throw ironicApiError(res.status, method, path, res.text, this.secrets());
+                lastError = ironicApiError(res.status, method, path, res.text, this.secrets());
                 await sleep(res.retryAfterMs ?? backoffMs(attempt + 1));
             } catch (err) {
                 if (isIronicApiError(err) && !TRANSIENT_STATUS.includes(err.status)) throw err;
@@ -133,6 +137,14 @@ export class IronicClient {
     async getNode(uuid: string): Promise<IronicNode | undefined> {
         const { status, data } = await this.request<IronicNode>("GET", `/v1/nodes/${encodeURIComponent(uuid)}?fields=${NODE_FIELDS}`, undefined, [404]);
         return status === 404 ? undefined : data;
+    }
+
+    /** What an error message must never show: the password, and the Basic credentials built from it. */
+    private secrets(): string[] {
+        const password = this.conn.password ?? "";
+        if (password === "") return [];
+        const basic = Buffer.from(`${this.conn.username}:${password}`).toString("base64");
+        return [password, basic];
     }
 
     close(): void {

@@ -1,9 +1,11 @@
 // IronicNodeBatch: a batch of hosts enrolled directly in Ironic (mode `ironic`,
-// no BMO), driven enroll -> manageable (inspected) -> available. Progress is
-// read with ONE node list per batch per interval, never a call per host; a
-// recorded run also looks up nodes' conductors, with one list now and then.
+// no BMO), driven enroll -> manageable (inspected) -> available. Each host runs
+// its own pipeline: it moves on as soon as Ironic reports its transition, never
+// held back by the batch's slowest host. Progress is read with ONE node list per
+// batch per poll, never a call per host, and the poll backs off while nothing
+// changes; a recorded run also looks up nodes' conductors, one list now and then.
 import * as pulumi from "@pulumi/pulumi";
-import { backoffMs, mapBounded, sleep } from "./bounded";
+import { backoffMs, limiter, mapBounded, nextPollMs, sleep } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
 import { IronicClient, IronicNode, isIronicApiError } from "./ironicApi";
 import { DeleteAction, EnrollAction, MAX_RETRIES, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
@@ -33,6 +35,7 @@ export interface IronicNodeBatchInputs extends BatchInputs<IronicNodeSpec> {
     readonly driverInfoSecrets: Record<string, string>;
     /** Requests in flight at once. */
     readonly concurrency: number;
+    /** The longest wait between two looks at the batch (the poll backs off to it while nothing changes). */
     readonly pollSeconds: number;
 }
 
@@ -52,13 +55,14 @@ function clientFor(inputs: IronicNodeBatchInputs, ctx: WaitContext): IronicClien
     });
 }
 
-function nodeBody(inputs: IronicNodeBatchInputs, spec: IronicNodeSpec) {
+/** The fields a batch sets on a host's node (its name and uuid aside). */
+export function nodeBody(spec: IronicNodeSpec, label: string, driverInfoSecrets: Record<string, string>) {
     return {
         driver: spec.driver,
         ...(spec.interfaces ?? {}),
-        driver_info: { ...spec.driverInfo, ...inputs.driverInfoSecrets },
+        driver_info: { ...spec.driverInfo, ...driverInfoSecrets },
         properties: spec.properties ?? {},
-        description: batchMarker(inputs.label),
+        description: batchMarker(label),
     };
 }
 
@@ -67,23 +71,30 @@ function hostRefusal(message: string): Error {
     return Object.assign(new Error(message), { name: "HostRefusal" });
 }
 
-/** Creates a node and its boot port; a node that exists already (same name and uuid) is adopted. */
-async function createOrAdopt(client: IronicClient, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec): Promise<void> {
-    const created = await client.request("POST", "/v1/nodes", { name: spec.name, uuid: spec.uuid, ...nodeBody(inputs, spec) }, [409]);
+/** Creates a node and its boot port; a node that exists already (same name and uuid) is adopted. Returns the node as Ironic answered. */
+async function createOrAdopt(client: IronicClient, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec): Promise<IronicNode> {
+    const created = await client.request<IronicNode>("POST", "/v1/nodes", { name: spec.name, uuid: spec.uuid, ...nodeBody(spec, inputs.label, inputs.driverInfoSecrets) }, [409]);
+    let node = created.data;
     if (created.status === 409) {
         const existing = await client.getNode(spec.uuid);
         if (existing?.name !== spec.name) {
             throw hostRefusal(existing ? `Ironic node ${spec.uuid} exists under the name ${existing.name}` : `the name ${spec.name} is taken by another Ironic node`);
         }
-        await reapply(client, inputs, spec);
+        node = await reapply(client, inputs, spec);
     }
+    await ensurePort(client, spec);
+    return node;
+}
+
+/** The node's boot port; a port with that MAC answers 409 and is kept (a run stopped between a node and its port left none). */
+async function ensurePort(client: IronicClient, spec: IronicNodeSpec): Promise<void> {
     await client.request("POST", "/v1/ports", { node_uuid: spec.uuid, address: spec.bootMac, pxe_enabled: true }, [409]);
 }
 
-async function reapply(client: IronicClient, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec): Promise<void> {
-    const body = nodeBody(inputs, spec);
+async function reapply(client: IronicClient, inputs: IronicNodeBatchInputs, spec: IronicNodeSpec): Promise<IronicNode> {
+    const body = nodeBody(spec, inputs.label, inputs.driverInfoSecrets);
     const patch = Object.entries(body).map(([field, value]) => ({ op: "add", path: `/${field}`, value }));
-    await client.request("PATCH", `/v1/nodes/${spec.uuid}`, patch);
+    return (await client.request<IronicNode>("PATCH", `/v1/nodes/${spec.uuid}`, patch)).data;
 }
 
 async function listBatch(client: IronicClient, inputs: IronicNodeBatchInputs): Promise<Map<string, IronicNode>> {
@@ -93,27 +104,39 @@ async function listBatch(client: IronicClient, inputs: IronicNodeBatchInputs): P
 
 /**
  * What came of one request about one host. Ironic answers 409 while another request holds
- * the node (NodeLocked): that passes, so the host backs off. A 400 (or another 4xx) is a
- * refusal of the request itself ("Driver redfish does not support inspect"): asking again
- * changes nothing, so the host fails with Ironic's message.
+ * the node (NodeLocked), and 500 while the conductor that holds it is unreachable (dead, until
+ * its heartbeat times out and the live ones take its nodes over): both pass, so the host backs
+ * off, and fails only when it lasts (SETBACK_LIMIT). A 400 (or another 4xx) is a refusal of the
+ * request itself ("Driver redfish does not support inspect"): asking again changes nothing, so
+ * the host fails with Ironic's message.
  */
-type Outcome = { readonly kind: "sent" | "conflict" | "moved" } | { readonly kind: "refused"; readonly error: string };
+type Outcome =
+    /** `node`: Ironic's answer carried the node (created, adopted), so the host can move on at once. */
+    | { readonly kind: "sent"; readonly node?: IronicNode }
+    | { readonly kind: "moved" }
+    | { readonly kind: "conflict" | "unavailable"; readonly error: string }
+    | { readonly kind: "refused"; readonly error: string };
 
 /** Sends one request and sorts Ironic's refusals; `unchanged` tells a refusal of the node as listed from a node that moved meanwhile. */
 async function attempt(what: string, send: () => Promise<unknown>, unchanged?: () => Promise<boolean>): Promise<Outcome> {
     try {
-        await send();
-        return { kind: "sent" };
+        const answer = await send();
+        return { kind: "sent", node: isNode(answer) ? answer : undefined };
     } catch (err) {
         if (err instanceof Error && err.name === "HostRefusal") return { kind: "refused", error: err.message };
-        // 5xx and connection errors were retried by the client already: they stop the batch.
-        if (!isIronicApiError(err) || err.status >= 500) throw err;
-        if (err.status === 409) return { kind: "conflict" };
+        // Connection errors were retried over every endpoint by the client already: they stop the batch.
+        if (!isIronicApiError(err)) throw err;
+        if (err.status >= 500) return { kind: "unavailable", error: `Ironic answered ${err.status}: ${err.fault}` };
+        if (err.status === 409) return { kind: "conflict", error: err.fault };
         if (err.status === 404) return { kind: "moved" };
         // Ironic also answers 400 when the node's state changed since our list (InvalidStateRequested).
         if (unchanged && !(await unchanged())) return { kind: "moved" };
         return { kind: "refused", error: `Ironic refused ${what}: ${err.fault}` };
     }
+}
+
+function isNode(x: unknown): x is IronicNode {
+    return typeof x === "object" && x !== null && typeof (x as IronicNode).uuid === "string" && typeof (x as IronicNode).provision_state === "string";
 }
 
 /** One state-changing request for a node as listed. */
@@ -144,6 +167,12 @@ interface Pacing {
     readonly notBefore: Record<string, number>;
 }
 const CONFLICT_BACKOFF_MS = { base: 1_000, cap: 30_000 };
+/**
+ * Setbacks in a row (409, 5xx) after which a host fails for this run, naming Ironic's last answer:
+ * with the backoff above, about 2.5 min: past a dead conductor's takeover with Ironic's default
+ * heartbeat_timeout (60 s), and short of waiting a whole deadline on a lock Ironic never releases.
+ */
+export const SETBACK_LIMIT = 10;
 
 function newPacing(): Pacing {
     return { conflicts: {}, notBefore: {} };
@@ -192,19 +221,206 @@ function failed(ctx: WaitContext, host: string): boolean {
 
 function settle(ctx: WaitContext, pacing: Pacing, spec: IronicNodeSpec, node: IronicNode | undefined, outcome: Outcome): void {
     if (outcome.kind === "refused") fail(ctx, spec.name, node?.provision_state ?? "absent", outcome.error);
-    if (outcome.kind === "conflict") {
+    if (outcome.kind === "sent") delete pacing.conflicts[spec.uuid];
+    if (outcome.kind === "conflict" || outcome.kind === "unavailable") {
         const n = (pacing.conflicts[spec.uuid] = (pacing.conflicts[spec.uuid] ?? 0) + 1);
+        if (n >= SETBACK_LIMIT) {
+            const what = outcome.kind === "conflict" ? "stayed locked" : "kept failing";
+            fail(ctx, spec.name, node?.provision_state ?? "absent", `the node ${what} through ${n} attempts: ${outcome.error}`);
+            return;
+        }
         pacing.notBefore[spec.uuid] = Date.now() + backoffMs(n, CONFLICT_BACKOFF_MS.base, CONFLICT_BACKOFF_MS.cap);
     }
 }
 
-async function runRounds(inputs: IronicNodeBatchInputs, ctx: WaitContext, round: () => Promise<boolean>): Promise<void> {
-    while (true) {
-        const finished = await round();
+/**
+ * The poll: never sooner than this (Ironic's own transitions of a fake node take a few hundred ms),
+ * and paced so that each list finds about POLL_WANT hosts moved on (fewer when fewer wait): a list
+ * per host per transition would cost more than the transitions themselves.
+ */
+const POLL_FLOOR_MS = 250;
+const POLL_WANT = 4;
+/**
+ * Nor sooner than this many times what a list takes to answer: a loaded Ironic answers slowly and
+ * moves nodes slowly alike, so the lists per host stay about the same whatever the load.
+ */
+const POLL_LIST_FACTOR = 4;
+
+/** A host's next step, decided from its node as Ironic last reported it. */
+interface Move {
+    /** What the tracker records for the host; undefined: nothing yet (its node is still to be created). */
+    readonly state?: string;
+    /** Set when the host failed for this run: the message the user needs. */
+    readonly error?: string;
+    /** The request that moves the host on; undefined: Ironic is working on it, or it is done. */
+    readonly send?: () => Promise<Outcome>;
+}
+
+type Decide = (spec: IronicNodeSpec, node: IronicNode | undefined) => Move;
+
+/** A sleep that ring() ends early: a request was answered (its host waits for Ironic again, or an error stops the batch). */
+function alarm(): { wait(ms: number): Promise<void>; ring(): void } {
+    let wake: (() => void) | undefined;
+    return {
+        wait: (ms) =>
+            new Promise<void>((resolve) => {
+                const timer = setTimeout(() => wake?.(), Math.max(0, ms));
+                wake = () => {
+                    clearTimeout(timer);
+                    wake = undefined;
+                    resolve();
+                };
+            }),
+        ring: () => wake?.(),
+    };
+}
+
+/** The earliest time a host backing off from a conflict may be asked again (Infinity: none backs off). */
+function nextDue(pacing: Pacing): number {
+    const now = Date.now();
+    return Math.min(Number.POSITIVE_INFINITY, ...Object.values(pacing.notBefore).filter((t) => t > now));
+}
+
+/**
+ * Drives every host of `hosts` on its own until each is done or failed, or the deadline passes:
+ * one node list per poll for the whole batch; a host whose node is as `decide` wants sends its
+ * request at once (at most `concurrency` in flight) and, when Ironic's answer carries the node
+ * (create, adopt), goes straight on to its next request. The poll is paced by what it finds
+ * (nextPollMs) and by how long a list takes, backs off to `pollSeconds` while nothing changes
+ * (or to POLL_LIST_FACTOR lists' time, if longer), and waits while every
+ * unfinished host has a request in flight (nothing for Ironic to report).
+ */
+async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: WaitContext, hosts: readonly IronicNodeSpec[], decide: Decide): Promise<void> {
+    const pacing = newPacing();
+    const known = newConductors();
+    const slot = limiter(Number(inputs.concurrency));
+    const ceilingMs = Number(inputs.pollSeconds) * 1000;
+    // Per host uuid (records, not Maps: see tracker.ts): a request in flight; when its last one was answered.
+    const busy: Record<string, boolean> = {};
+    const answeredAt: Record<string, number> = {};
+    const tasks: Promise<void>[] = [];
+    const errors: unknown[] = [];
+    const clock = alarm();
+    let inFlight = 0;
+
+    const record = (spec: IronicNodeSpec, node: IronicNode | undefined, move: Move) => {
+        if (move.state === undefined) return;
+        const conductor = conductorOf(known, node);
+        if (move.error !== undefined) fail(ctx, spec.name, move.state, move.error, conductor);
+        else ctx.tracker.observe(spec.name, { state: move.state, conductor });
+    };
+
+    const dispatch = (spec: IronicNodeSpec, listed: IronicNode | undefined, first: Move) => {
+        busy[spec.uuid] = true;
+        inFlight++;
+        const task = slot(async () => {
+            let [node, move] = [listed, first];
+            while (move.send) {
+                const last = await move.send();
+                settle(ctx, pacing, spec, node, last);
+                if (last.kind !== "sent" || !last.node) return;
+                // Ironic answered with the node (created, adopted): no need to wait for the next list.
+                node = last.node;
+                if (node.conductor !== undefined) known.of[node.uuid] = node.conductor;
+                move = decide(spec, node);
+                record(spec, node, move);
+            }
+        })
+            .catch((err) => void errors.push(err))
+            .finally(() => {
+                busy[spec.uuid] = false;
+                inFlight--;
+                answeredAt[spec.uuid] = Date.now();
+                clock.ring();
+            });
+        tasks.push(task);
+    };
+
+    /** Hosts that wait for Ironic to report a transition (no request of ours in flight, not finished). */
+    const waiting = () => hosts.filter((spec) => !busy[spec.uuid] && !failed(ctx, spec.name) && !ctx.tracker.isDone(spec.name)).length;
+    /** Every unfinished host has a request in flight: a list would show nothing to act on. */
+    const allBusy = () => inFlight > 0 && waiting() === 0;
+
+    let delay = 0;
+    let listMs = 0;
+    while (errors.length === 0 && !ctx.deadline.passed()) {
+        const sentAt = Date.now();
+        const nodes = await listBatch(client, inputs);
+        listMs = listMs === 0 ? Date.now() - sentAt : (listMs + Date.now() - sentAt) / 2;
+        // A host with a request in flight, or answered after this list was asked for, is judged by a later list.
+        const moves = hosts
+            .filter((spec) => !busy[spec.uuid] && !failed(ctx, spec.name) && (answeredAt[spec.uuid] ?? 0) <= sentAt)
+            .map((spec) => ({ spec, node: nodes.get(spec.uuid), move: decide(spec, nodes.get(spec.uuid)) }));
+        const moving = moves.filter((m) => m.node && m.move.state !== undefined && ctx.tracker.stateOf(m.spec.name)?.state !== m.move.state).map((m) => m.node!.uuid);
+        await lookUpConductors(client, inputs, ctx, moving, known);
+        // Hosts this list let move on: a request to send, or finished (done or failed). A state
+        // passed on the way (verifying, inspecting, cleaning) is recorded but needs nothing of us.
+        let found = 0;
+        for (const { spec, node, move } of moves) {
+            const before = ctx.tracker.stateOf(spec.name);
+            record(spec, node, move);
+            const sending = move.send !== undefined && due(pacing, spec.uuid);
+            if (sending) dispatch(spec, node, move);
+            const finished = ctx.tracker.stateOf(spec.name) !== before && (failed(ctx, spec.name) || ctx.tracker.isDone(spec.name));
+            if (sending || finished) found++;
+        }
         ctx.tracker.report();
-        if (finished || ctx.deadline.passed()) return;
-        await sleep(Math.min(Number(inputs.pollSeconds) * 1000, ctx.deadline.remaining()));
+        if (ctx.tracker.settled() && inFlight === 0) break;
+        const floorMs = Math.max(POLL_FLOOR_MS, POLL_LIST_FACTOR * listMs);
+        delay = nextPollMs(delay, found, Math.min(POLL_WANT, waiting()), floorMs, Math.max(ceilingMs, floorMs));
+        const pollAt = Math.min(Date.now() + delay, nextDue(pacing));
+        while (errors.length === 0 && !ctx.deadline.passed() && (Date.now() < pollAt || allBusy())) {
+            await clock.wait(Math.min(allBusy() ? ctx.deadline.remaining() : pollAt - Date.now(), ctx.deadline.remaining()));
+        }
     }
+    await Promise.all(tasks);
+    if (errors.length > 0) throw errors[0];
+}
+
+/** Enrollment: the failure-first state machine (ironicStates.ts), each failure Ironic lets us leave tried again up to MAX_RETRIES times. */
+function enrollMoves(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: WaitContext): Decide {
+    const retries: Record<string, number> = {};
+    // Nodes this run created whose port request failed (a conductor or the database away): the port comes first.
+    const portless: Record<string, boolean> = {};
+    const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retries };
+    const create = (spec: IronicNodeSpec) => async () => {
+        portless[spec.uuid] = true;
+        const node = await createOrAdopt(client, inputs, spec);
+        delete portless[spec.uuid];
+        return node;
+    };
+    return (spec, node) => {
+        const next = nextEnrollAction(node, goal);
+        // A node past the target (adopted, deployed) counts as the target.
+        const state = next.action === "done" ? inputs.targetState : node?.provision_state;
+        if (node && portless[spec.uuid] && next.action !== "failed") {
+            return { state, send: () => attempt("the boot port", async () => {
+                await ensurePort(client, spec);
+                delete portless[spec.uuid];
+            }) };
+        }
+        if (next.action === "failed") return { state: state ?? "absent", error: next.error ?? "failed" };
+        if (next.action === "done" || next.action === "wait") return { state };
+        if (!node) return { send: () => attempt("the new node", create(spec)) };
+        const send = () => {
+            if (next.retrying !== undefined) {
+                retries[node.uuid] = (retries[node.uuid] ?? 0) + 1;
+                ctx.tracker.note(spec.name, `${node.provision_state}: ${next.retrying} (retry ${retries[node.uuid]} of ${MAX_RETRIES})`);
+            }
+            return act(client, node, next.action);
+        };
+        return { state, send };
+    };
+}
+
+/** Removal: maintenance first where Ironic deletes only in maintenance, then delete; gone counts as deleted. */
+function deleteMoves(client: IronicClient): Decide {
+    return (_spec, node) => {
+        if (!node) return { state: "deleted" };
+        const { action } = nextDeleteAction(node);
+        if (action === "gone" || action === "wait") return { state: node.provision_state };
+        return { state: node.provision_state, send: () => act(client, node, action) };
+    };
 }
 
 const INTERFACE_FIELD = /^[a-z]+_interface$/;
@@ -237,19 +453,24 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
         return failures;
     },
 
+    /** Re-applies the hosts whose nodes exist; absent ones are created by their pipeline in waitForHosts, which goes straight on to manage them. */
     async apply(inputs, hosts, ctx) {
         const client = clientFor(inputs, ctx);
         try {
             const existing = await listBatch(client, inputs);
-            await mapBounded(hosts, inputs.concurrency, async (spec) => {
+            const pacing = newPacing();
+            await mapBounded(hosts.filter((spec) => existing.has(spec.uuid)), inputs.concurrency, async (spec) => {
                 const node = existing.get(spec.uuid);
-                for (let conflicts = 1; ; conflicts++) {
-                    const outcome = node
-                        ? await attempt("the node's update", () => reapply(client, inputs, spec))
-                        : await attempt("the new node", () => createOrAdopt(client, inputs, spec));
-                    if (outcome.kind !== "conflict" || ctx.deadline.passed()) return settle(ctx, newPacing(), spec, node, outcome);
-                    // Locked by another request: try again soon, never in a tight loop.
-                    await sleep(Math.min(backoffMs(conflicts, CONFLICT_BACKOFF_MS.base, CONFLICT_BACKOFF_MS.cap), ctx.deadline.remaining()));
+                for (;;) {
+                    const outcome = await attempt("the node's update", async () => {
+                        const updated = await reapply(client, inputs, spec);
+                        await ensurePort(client, spec);
+                        return updated;
+                    });
+                    settle(ctx, pacing, spec, node, outcome);
+                    if ((outcome.kind !== "conflict" && outcome.kind !== "unavailable") || failed(ctx, spec.name) || ctx.deadline.passed()) return;
+                    // Locked, or its conductor unreachable: try again soon, never in a tight loop.
+                    await sleep(Math.min(Math.max(0, pacing.notBefore[spec.uuid] - Date.now()), ctx.deadline.remaining()));
                 }
             });
         } finally {
@@ -259,45 +480,8 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
 
     async waitForHosts(inputs, ctx) {
         const client = clientFor(inputs, ctx);
-        const retries: Record<string, number> = {};
-        const pacing = newPacing();
-        const known = newConductors();
-        const goal = { target: inputs.targetState, inspect: inputs.inspect !== false, retries };
         try {
-            await runRounds(inputs, ctx, async () => {
-                const nodes = await listBatch(client, inputs);
-                // final for this run (failed); the next `pulumi up` tries again
-                const decided = inputs.hosts
-                    .filter((spec) => !failed(ctx, spec.name))
-                    .map((spec) => {
-                        const node = nodes.get(spec.uuid);
-                        const next = nextEnrollAction(node, goal);
-                        // A node past the target (adopted, deployed) counts as the target.
-                        return { spec, node, next, state: next.action === "done" ? inputs.targetState : (node?.provision_state ?? "absent") };
-                    });
-                const moving = decided.filter((d) => d.node && ctx.tracker.stateOf(d.spec.name)?.state !== d.state).map((d) => d.node!.uuid);
-                await lookUpConductors(client, inputs, ctx, moving, known);
-                const work: { spec: IronicNodeSpec; node?: IronicNode; action: EnrollAction }[] = [];
-                for (const { spec, node, next, state } of decided) {
-                    const conductor = conductorOf(known, node);
-                    if (next.action === "failed") {
-                        fail(ctx, spec.name, state, next.error ?? "failed", conductor);
-                        continue;
-                    }
-                    ctx.tracker.observe(spec.name, { state, conductor });
-                    if (next.action === "done" || next.action === "wait" || !due(pacing, spec.uuid)) continue;
-                    if (node && next.retrying !== undefined) {
-                        retries[node.uuid] = (retries[node.uuid] ?? 0) + 1;
-                        ctx.tracker.note(spec.name, `${node.provision_state}: ${next.retrying} (retry ${retries[node.uuid]} of ${MAX_RETRIES})`);
-                    }
-                    work.push({ spec, node, action: next.action });
-                }
-                await mapBounded(work, inputs.concurrency, async ({ spec, node, action }) => {
-                    const outcome = node ? await act(client, node, action) : await attempt("the new node", () => createOrAdopt(client, inputs, spec));
-                    settle(ctx, pacing, spec, node, outcome);
-                });
-                return ctx.tracker.settled();
-            });
+            await drive(client, inputs, ctx, inputs.hosts, enrollMoves(client, inputs, ctx));
         } finally {
             client.close();
         }
@@ -324,24 +508,8 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
 
     async remove(inputs, hosts, ctx) {
         const client = clientFor(inputs, ctx);
-        const pacing = newPacing();
-        const known = newConductors();
         try {
-            await runRounds(inputs, ctx, async () => {
-                const nodes = await listBatch(client, inputs);
-                const live = hosts.filter((spec) => !failed(ctx, spec.name));
-                const moving = live.filter((spec) => nodes.has(spec.uuid) && ctx.tracker.stateOf(spec.name)?.state !== nodes.get(spec.uuid)!.provision_state).map((spec) => spec.uuid);
-                await lookUpConductors(client, inputs, ctx, moving, known);
-                const work: { spec: IronicNodeSpec; node: IronicNode; action: DeleteAction }[] = [];
-                for (const spec of live) {
-                    const node = nodes.get(spec.uuid);
-                    const { action } = nextDeleteAction(node);
-                    ctx.tracker.observe(spec.name, { state: node ? node.provision_state : "deleted", conductor: conductorOf(known, node) });
-                    if (node && action !== "gone" && action !== "wait" && due(pacing, spec.uuid)) work.push({ spec, node, action });
-                }
-                await mapBounded(work, inputs.concurrency, async ({ spec, node, action }) => settle(ctx, pacing, spec, node, await act(client, node, action)));
-                return ctx.tracker.settled();
-            });
+            await drive(client, inputs, ctx, hosts, deleteMoves(client));
         } finally {
             client.close();
         }

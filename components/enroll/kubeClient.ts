@@ -26,6 +26,13 @@ export interface KubeClientOptions {
     /** 429 answers tolerated per request (each waits Retry-After). */
     readonly maxThrottled?: number;
     readonly requestTimeoutMs?: number;
+    /**
+     * 5xx and connection errors are retried for at least this long (beyond maxAttempts) before a
+     * request fails: an API server restarting or an etcd election takes seconds. Default 0.
+     */
+    readonly retryWindowMs?: number;
+    /** Milliseconds left to the caller's deadline: no retry waits past it. */
+    readonly remainingMs?: () => number;
     /** First backoff step; doubles per attempt (with jitter) up to maxBackoffMs. */
     readonly backoffBaseMs?: number;
     readonly maxBackoffMs?: number;
@@ -144,6 +151,8 @@ export class KubeClient {
     /** Requests sent (retries included), for progress and tests. */
     readonly stats: { requests: number; retries: number; throttled: number; watches: number };
     private readonly maxAttempts: number;
+    private readonly retryWindowMs: number;
+    private readonly remainingMs: () => number;
     private readonly maxThrottled: number;
     private readonly requestTimeoutMs: number;
     private readonly backoffBaseMs: number;
@@ -167,6 +176,8 @@ export class KubeClient {
         this.stats = { requests: 0, retries: 0, throttled: 0, watches: 0 };
         this.closed = false;
         this.maxAttempts = options.maxAttempts ?? 6;
+        this.retryWindowMs = options.retryWindowMs ?? 0;
+        this.remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
         this.maxThrottled = options.maxThrottled ?? 30;
         this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
         this.backoffBaseMs = options.backoffBaseMs ?? 250;
@@ -213,6 +224,11 @@ export class KubeClient {
         this.agent?.destroy?.();
     }
 
+    /** How long 5xx and connection errors are retried (followCollection uses the same for its watch). */
+    retryWindow(): number {
+        return this.retryWindowMs;
+    }
+
     redact(text: string): string {
         return redactText(text, this.secrets);
     }
@@ -222,6 +238,14 @@ export class KubeClient {
         const ok = options.okStatuses ?? [];
         let attempts = 0;
         let throttled = 0;
+        let firstFailure: number | undefined;
+        /** How long to wait before the next attempt, or undefined: give up (attempts and the retry window spent, or the deadline). */
+        const retryIn = (retryAfter?: number): number | undefined => {
+            firstFailure ??= Date.now();
+            const wait = Math.max(retryAfter ?? 0, backoffMs(attempts, this.backoffBaseMs, this.maxBackoffMs));
+            const spent = attempts >= this.maxAttempts && Date.now() - firstFailure >= this.retryWindowMs;
+            return spent || this.closed || wait >= this.remainingMs() ? undefined : wait;
+        };
         while (true) {
             let res: RawResponse;
             try {
@@ -229,9 +253,10 @@ export class KubeClient {
             } catch (err) {
                 attempts++;
                 const error = new Error(`Kubernetes ${method} ${path} failed: ${this.redact(err instanceof Error ? err.message : String(err))}`);
-                if (attempts >= this.maxAttempts || this.closed) throw error;
+                const wait = retryIn();
+                if (wait === undefined) throw error;
                 this.stats.retries++;
-                await sleep(backoffMs(attempts, this.backoffBaseMs, this.maxBackoffMs));
+                await sleep(wait);
                 continue;
             }
             if (res.status < 300 || ok.includes(res.status)) {
@@ -255,9 +280,10 @@ export class KubeClient {
             }
             if (!isRetryableStatus(res.status)) throw error;
             attempts++;
-            if (attempts >= this.maxAttempts || this.closed) throw error;
+            const wait = retryIn(retryAfter);
+            if (wait === undefined) throw error;
             this.stats.retries++;
-            await sleep(Math.max(retryAfter ?? 0, backoffMs(attempts, this.backoffBaseMs, this.maxBackoffMs)));
+            await sleep(wait);
         }
     }
 
@@ -481,7 +507,7 @@ export interface FollowOptions<T> {
  * (re)open the watch back off (Retry-After honoured) for a bounded number of
  * attempts in a row.
  */
-export async function followCollection<T extends KubeObject>(client: KubeClient, options: FollowOptions<T>, maxFailures = 6): Promise<void> {
+export async function followCollection<T extends KubeObject>(client: KubeClient, options: FollowOptions<T>, maxFailures = 6, retryWindowMs = client.retryWindow()): Promise<void> {
     const relist = async (): Promise<string | undefined> => {
         const { status, list } = await client.list<T>(options.path, { labelSelector: options.labelSelector }, [404]);
         options.onList(list.items, status);
@@ -489,6 +515,7 @@ export async function followCollection<T extends KubeObject>(client: KubeClient,
     };
     let rv = await relist();
     let failures = 0;
+    let failingSince = 0;
     let stopped = false;
     let current: { abort(): void } | undefined;
     options.until?.then(() => {
@@ -538,8 +565,8 @@ export async function followCollection<T extends KubeObject>(client: KubeClient,
                 continue;
             }
             if (end.status !== undefined && end.status < 500 && end.status !== 429) throw end.error;
-            failures++;
-            if (failures >= maxFailures) throw end.error;
+            if (failures++ === 0) failingSince = Date.now();
+            if (failures >= maxFailures && Date.now() - failingSince >= retryWindowMs) throw end.error;
             const wait = end.status === 429 ? (end.retryAfterMs ?? backoffMs(failures)) : Math.max(end.retryAfterMs ?? 0, backoffMs(failures));
             await sleep(Math.min(wait, options.remaining()));
         }

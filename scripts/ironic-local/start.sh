@@ -13,10 +13,16 @@
 #   --api-workers N     ironic-api worker processes per pod, default 1  (IRONIC_LAB_API_WORKERS)
 #   --tls               also create a CA and a server certificate (SAN = every
 #                       lab IP) in STATE_DIR/tls, for a TLS proxy in front of the APIs
+#   --tls-san LIST      more subjectAltName entries for that certificate, e.g.
+#                       IP:10.0.0.1 (comma-separated; a TCP proxy's address)
 #   --wait SECONDS      wait until every API answers on / (default: don't wait)
 #   --extra-config FILE oslo.config file read by every ironic-api/conductor after
 #                       the generated common.conf (its options win), e.g. a test
 #                       enabling more interfaces; copied into STATE_DIR/etc
+#   --heartbeat I,T     conductor heartbeat every I s, offline after T s (default 5,20
+#                       with the hash ring reset every 15 s, orphaned reservations checked
+#                       every 60 s); given, those two run every T/2 s, so a dead
+#                       conductor's nodes move to the live ones in about 1.5*T s
 #
 # Idempotent: on a running lab it reports "running" and exits 0; processes
 # that died are started again. Secrets (DB password, API password) are
@@ -28,7 +34,7 @@ set -euo pipefail
 die() { echo "start.sh: $*" >&2; exit 1; }
 log() { echo "start.sh: $*"; }
 
-[[ $# -ge 1 && "$1" != -* ]] || { sed -n '2,27p' "$0" >&2; exit 2; }
+[[ $# -ge 1 && "$1" != -* ]] || { sed -n '2,31p' "$0" >&2; exit 2; }
 STATE_ARG="$1"; shift
 
 CONDUCTORS="${IRONIC_LAB_CONDUCTORS:-3}"
@@ -38,8 +44,10 @@ JSON_RPC_PORT="${IRONIC_LAB_JSON_RPC_PORT:-8089}"
 DB_PORT="${IRONIC_LAB_DB_PORT:-13306}"
 API_WORKERS="${IRONIC_LAB_API_WORKERS:-1}"
 TLS=false
+TLS_SAN=""
 WAIT=0
 EXTRA_CONFIG=""
+HEARTBEAT=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --conductors) CONDUCTORS="$2"; shift 2 ;;
@@ -49,8 +57,10 @@ while [[ $# -gt 0 ]]; do
     --db-port) DB_PORT="$2"; shift 2 ;;
     --api-workers) API_WORKERS="$2"; shift 2 ;;
     --tls) TLS=true; shift ;;
+    --tls-san) TLS_SAN="$2"; shift 2 ;;
     --wait) WAIT="$2"; shift 2 ;;
     --extra-config) EXTRA_CONFIG="$2"; shift 2 ;;
+    --heartbeat) HEARTBEAT="$2"; shift 2 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -65,6 +75,14 @@ done
 is_int "$API_WORKERS" && (( API_WORKERS >= 1 )) || die "--api-workers must be >= 1"
 is_int "$WAIT" || die "--wait takes seconds"
 [[ -z "$EXTRA_CONFIG" || -r "$EXTRA_CONFIG" ]] || die "--extra-config: cannot read '$EXTRA_CONFIG'"
+HB_INTERVAL=5; HB_TIMEOUT=20; RING_RESET=15; CHECK_PROVISION=60
+if [[ -n "$HEARTBEAT" ]]; then
+  [[ "$HEARTBEAT" =~ ^([0-9]+),([0-9]+)$ ]] && (( BASH_REMATCH[1] >= 1 && BASH_REMATCH[2] >= 2 * BASH_REMATCH[1] )) \
+    || die "--heartbeat takes INTERVAL,TIMEOUT in seconds, TIMEOUT >= 2*INTERVAL >= 2 (got '$HEARTBEAT')"
+  HB_INTERVAL="${BASH_REMATCH[1]}"; HB_TIMEOUT="${BASH_REMATCH[2]}"
+  # Takeover also waits for the hash ring to drop the dead conductor and for the orphaned-reservation check.
+  RING_RESET=$(( HB_TIMEOUT / 2 )); CHECK_PROVISION=$(( HB_TIMEOUT / 2 ))
+fi
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$HERE/install.sh" --check >/dev/null 2>&1 \
@@ -98,7 +116,7 @@ spawn() { # name logfile cmd...
 # Describe the lab and refuse to change it under a running lab.
 EXTRA_SUM=none
 [[ -z "$EXTRA_CONFIG" ]] || EXTRA_SUM="$(cksum <"$EXTRA_CONFIG" | cut -d' ' -f1)"
-PARAMS="conductors=$CONDUCTORS subnet=$SUBNET api_port=$API_PORT json_rpc_port=$JSON_RPC_PORT db_port=$DB_PORT api_workers=$API_WORKERS tls=$TLS extra_config=$EXTRA_SUM"
+PARAMS="conductors=$CONDUCTORS subnet=$SUBNET api_port=$API_PORT json_rpc_port=$JSON_RPC_PORT db_port=$DB_PORT api_workers=$API_WORKERS tls=$TLS tls_san=$TLS_SAN extra_config=$EXTRA_SUM heartbeat=$HEARTBEAT"
 any_running=false
 if [[ -d "$S/pids" ]]; then
   for f in "$S"/pids/*.pid; do
@@ -159,6 +177,7 @@ if $TLS && [[ ! -s "$S/tls/server.pem" ]]; then
   mkdir -p "$S/tls"
   san="IP:$DB_IP"
   for ((i = 1; i <= CONDUCTORS; i++)); do san="$san,IP:$(pod_ip "$i")"; done
+  [[ -z "$TLS_SAN" ]] || san="$san,$TLS_SAN"
   (
     cd "$S/tls"
     umask 077
@@ -255,7 +274,7 @@ enabled_vendor_interfaces = fake
 enabled_network_interfaces = noop
 enabled_storage_interfaces = noop
 default_network_interface = noop
-hash_ring_reset_interval = 15
+hash_ring_reset_interval = $RING_RESET
 state_path = $S/ironic
 graceful_shutdown_timeout = 5
 use_stderr = true
@@ -271,8 +290,9 @@ use_ssl = false
 
 [conductor]
 automated_clean = false
-heartbeat_interval = 5
-heartbeat_timeout = 20
+heartbeat_interval = $HB_INTERVAL
+heartbeat_timeout = $HB_TIMEOUT
+check_provision_state_interval = $CHECK_PROVISION
 
 [dhcp]
 dhcp_provider = none

@@ -121,6 +121,28 @@ export interface IronicLabOptions {
      * (start.sh --extra-config), e.g. more enabled interfaces for a failure test.
      */
     extraConfig?: string;
+    /**
+     * Conductor heartbeat (start.sh --heartbeat): short values make a dead conductor's nodes move to
+     * the live ones within seconds (fault tests). Default: every 5 s, offline after 20 s.
+     */
+    heartbeat?: { intervalSeconds: number; timeoutSeconds: number };
+    /**
+     * With tls: also serve pod i's HTTPS proxy on `host` (an address of this machine, e.g. the end of a
+     * veth pair a network namespace routes to) at tlsPort + i, and add `subjectAltIps` (e.g. the address
+     * a TCP proxy in front publishes) to the certificate. Served in `alsoOn`.
+     */
+    tlsAlsoOn?: { host: string; subjectAltIps?: readonly string[] };
+}
+
+/** A process of the lab, as named in its pids/ and log/ directories. */
+export type LabProcess = "mariadb" | `api-${number}` | `conductor-${number}`;
+
+/** One Ironic port, as GET /v1/ports/detail lists it. */
+export interface IronicPort {
+    uuid: string;
+    address: string;
+    node_uuid: string;
+    [k: string]: unknown;
 }
 
 export interface IronicConductor {
@@ -206,12 +228,25 @@ export interface IronicLab {
     waitForProvisionState(idOrName: string, state: string, timeoutMs?: number): Promise<IronicNode>;
     /** Delete every node (maintenance on for states that forbid deletion; retries while locked). */
     deleteAllNodes(): Promise<void>;
+    /**
+     * Removes every node (and what hangs off it: ports, history, ...) straight from the database, in
+     * well under a second whatever the count: for benchmarks between runs, while no request is in flight.
+     */
+    wipeNodes(): Promise<void>;
+    /** GET /v1/ports/detail (all pages). */
+    listPorts(endpoint?: string | number): Promise<IronicPort[]>;
+    /** Signals one process (its whole process group) and waits until it is gone: fault injection. */
+    kill(name: LabProcess, signal?: NodeJS.Signals): Promise<void>;
+    /** Starts the processes that are not running (start.sh again, same options) and waits until the lab is ready. */
+    startMissing(): Promise<void>;
     /** Last lines of a log in the state dir, e.g. "api-1", "conductor-2", "mariadb". */
     logTail(name: string, lines?: number): string;
     /** Requests each pod's HTTPS endpoint served so far (pod order; empty without tls). */
     requestsServedOverTls(): number[];
     /** Every answer the HTTPS endpoints gave so far, oldest first (empty without tls). */
     servedOverTls(): ServedRequest[];
+    /** The tlsAlsoOn endpoints (pod order) and the requests each served so far. */
+    alsoOn?: { endpoints: string[]; requestsServed(): number[] };
     stop(opts?: { wipe?: boolean }): Promise<void>;
 }
 
@@ -391,13 +426,13 @@ function rawRequest(
 /** An HTTPS proxy that counts the requests it served, so tests can see how a client spread its calls. */
 type CountingServer = https.Server & { requestsServed: number; served: ServedRequest[] };
 
-function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: number, key: string, cert: string): Promise<CountingServer> {
+function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: number, key: string, cert: string, upstreamHost = listenHost): Promise<CountingServer> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     const server = Object.assign(https.createServer({ key, cert }, (req, res) => {
         server.requestsServed++;
         const headers = { ...req.headers, "x-forwarded-proto": "https" };
         const up = http.request(
-            { host: listenHost, port: upstreamPort, method: req.method, path: req.url, headers, agent },
+            { host: upstreamHost, port: upstreamPort, method: req.method, path: req.url, headers, agent },
             (ur) => {
                 server.served.push({ method: req.method ?? "", path: (req.url ?? "").split("?")[0], status: ur.statusCode ?? 502, at: Date.now() });
                 res.writeHead(ur.statusCode ?? 502, ur.headers);
@@ -406,7 +441,7 @@ function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: num
         );
         up.on("error", (e) => {
             if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
-            res.end(JSON.stringify({ error: `ironic-local TLS proxy: upstream ${listenHost}:${upstreamPort}: ${e.message}` }));
+            res.end(JSON.stringify({ error: `ironic-local TLS proxy: upstream ${upstreamHost}:${upstreamPort}: ${e.message}` }));
         });
         req.pipe(up);
     }), { requestsServed: 0, served: [] as ServedRequest[] });
@@ -468,9 +503,10 @@ export async function startIronicLab(opts: IronicLabOptions): Promise<IronicLab>
     const reg: Running = { stateDir, subnetLock: lock, keep };
     running.set(stateDir, reg);
     const servers: CountingServer[] = [];
+    const alsoOnServers: CountingServer[] = [];
 
     const fail = async (err: unknown): Promise<never> => {
-        for (const s of servers) await closeServer(s);
+        for (const s of [...servers, ...alsoOnServers]) await closeServer(s);
         running.delete(stateDir);
         await runScript([STOP_SH, stateDir, "--timeout", "5"], 120_000).catch(() => undefined);
         releaseSubnet(lock);
@@ -487,6 +523,8 @@ export async function startIronicLab(opts: IronicLabOptions): Promise<IronicLab>
         "--db-port", String(dbPort),
         "--api-workers", String(opts.apiWorkers ?? 1),
         ...(opts.tls ? ["--tls"] : []),
+        ...(opts.tls && opts.tlsAlsoOn ? ["--tls-san", [opts.tlsAlsoOn.host, ...(opts.tlsAlsoOn.subjectAltIps ?? [])].map((ip) => `IP:${ip}`).join(",")] : []),
+        ...(opts.heartbeat ? ["--heartbeat", `${opts.heartbeat.intervalSeconds},${opts.heartbeat.timeoutSeconds}`] : []),
     ];
     if (opts.extraConfig !== undefined) {
         const extra = path.join(stateDir, "extra-config.conf");
@@ -519,10 +557,14 @@ export async function startIronicLab(opts: IronicLabOptions): Promise<IronicLab>
                 servers.push(await startTlsProxy(host, tlsPort, apiPort, key, cert));
                 httpsEndpoints.push(`https://${host}:${tlsPort}`);
             }
+            for (const [i, host] of conductorHosts.entries()) {
+                if (opts.tlsAlsoOn) alsoOnServers.push(await startTlsProxy(opts.tlsAlsoOn.host, tlsPort + i, apiPort, key, cert, host));
+            }
         }
         lab = makeLab({
             stateDir, httpEndpoints, httpsEndpoints, username, password, caPem, caFile, conductorHosts,
-            subnet: subnet!, servers, reg, keep,
+            subnet: subnet!, servers, reg, keep, startArgs: args, readyTimeoutMs, alsoOnServers,
+            alsoOnEndpoints: opts.tlsAlsoOn ? conductorHosts.map((_, i) => `https://${opts.tlsAlsoOn!.host}:${tlsPort + i}`) : undefined,
         });
         await waitReady(lab, Math.max(1_000, readyTimeoutMs - (Date.now() - t0)), readyTimeoutMs);
     } catch (e) {
@@ -607,6 +649,11 @@ interface LabParts {
     servers: CountingServer[];
     reg: Running;
     keep: boolean;
+    /** start.sh's arguments, for startMissing(). */
+    startArgs: string[];
+    readyTimeoutMs: number;
+    alsoOnServers: CountingServer[];
+    alsoOnEndpoints?: string[];
 }
 
 function makeLab(p: LabParts): IronicLab {
@@ -715,6 +762,19 @@ function makeLab(p: LabParts): IronicLab {
             }
         },
 
+        async wipeNodes() {
+            const sql = (query: string) =>
+                new Promise<string>((resolve, reject) => {
+                    const user = typeof process.getuid === "function" && process.getuid() === 0 ? "root" : os.userInfo().username;
+                    const socket = path.join(p.stateDir, "mysql", "run", "mysqld.sock");
+                    execFile("mariadb", ["--no-defaults", "--protocol=socket", `--socket=${socket}`, "-u", user, "-N", "-B", "ironic", "-e", query], (err, stdout, stderr) =>
+                        err ? reject(new Error(`wipeNodes: ${stderr.trim() || err.message}`)) : resolve(stdout),
+                    );
+                });
+            const children = (await sql("SELECT table_name FROM information_schema.columns WHERE table_schema = 'ironic' AND column_name = 'node_id'")).split("\n").filter(Boolean);
+            await sql(["SET FOREIGN_KEY_CHECKS = 0", ...children.map((t) => `DELETE FROM \`${t}\``), "DELETE FROM nodes", "SET FOREIGN_KEY_CHECKS = 1"].join("; "));
+        },
+
         async deleteAllNodes() {
             const deadline = Date.now() + 120_000;
             for (;;) {
@@ -742,12 +802,33 @@ function makeLab(p: LabParts): IronicLab {
             }
         },
 
+        async listPorts(endpoint) {
+            return collect<IronicPort>(lab, "/v1/ports/detail?limit=1000", "ports", endpoint);
+        },
+
+        async kill(name, signal = "SIGKILL") {
+            const pid = readPid(p.stateDir, name);
+            if (pid === undefined || !pidAlive(pid)) throw new Error(`lab process ${name} is not running`);
+            process.kill(-pid, signal); // start.sh made it a process group leader (setsid)
+            const deadline = Date.now() + 60_000;
+            while (groupRunning(pid)) {
+                if (Date.now() > deadline) throw new Error(`lab process ${name} (pid ${pid}) still running 60 s after ${signal}`);
+                await sleep(100);
+            }
+        },
+
+        async startMissing() {
+            await runScript(p.startArgs, 180_000);
+            await waitReady(lab, p.readyTimeoutMs, p.readyTimeoutMs);
+        },
+
         requestsServedOverTls() {
             return p.servers.map((server) => server.requestsServed);
         },
         servedOverTls() {
             return p.servers.flatMap((server) => server.served).sort((a, b) => a.at - b.at);
         },
+        alsoOn: p.alsoOnEndpoints ? { endpoints: p.alsoOnEndpoints, requestsServed: () => p.alsoOnServers.map((s) => s.requestsServed) } : undefined,
         logTail(name, lines = 25) {
             return tailFile(path.join(p.stateDir, "log", `${name}.log`), lines);
         },
@@ -755,7 +836,7 @@ function makeLab(p: LabParts): IronicLab {
         async stop(o = {}) {
             if (stopped) return;
             stopped = true;
-            for (const s of p.servers) await closeServer(s);
+            for (const s of [...p.servers, ...p.alsoOnServers]) await closeServer(s);
             const wipe = o.wipe ?? !p.keep;
             try {
                 await runScript([STOP_SH, p.stateDir, ...(wipe ? ["--wipe"] : [])], 120_000);
@@ -767,6 +848,21 @@ function makeLab(p: LabParts): IronicLab {
         },
     };
     return lab;
+}
+
+/** Whether any process of group `pgid` runs (zombies do not count: nobody may reap them in a container). */
+function groupRunning(pgid: number): boolean {
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+        } catch {
+            /* exited meanwhile */
+        }
+    }
+    return false;
 }
 
 /** Follow Ironic's `next` links; returns every item of `key`. */

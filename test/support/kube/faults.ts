@@ -54,9 +54,14 @@ export function matches(m: RequestMatcher | undefined, r: RequestInfo): boolean 
 
 interface Fault {
     remaining: number;
+    /** Date.now() after which the fault is disarmed (an outage of a given length) */
+    until?: number;
     match?: RequestMatcher;
     kind: 'throttle' | 'fail' | 'delay';
     status?: number;
+    /** answered in turn (e.g. 500, 503, 500...) instead of `status` */
+    statuses?: number[];
+    answered?: number;
     retryAfterSeconds?: number;
     delayMs?: number;
     message?: string;
@@ -65,6 +70,9 @@ interface Fault {
 /** Fault injection for the HTTP API (in-process store calls are not affected). */
 export class FaultInjector {
     private faults: Fault[] = [];
+    private watchCuts: { everyEvents: number; remaining: number; match?: RequestMatcher }[] = [];
+    /** Watches cut by dropWatchesEvery so far. */
+    watchesCut = 0;
 
     constructor(private readonly server: KubeApiTestServer) {}
 
@@ -78,6 +86,28 @@ export class FaultInjector {
     fail(count: number, status = 500, match?: RequestMatcher, message?: string): this {
         this.faults.push({ kind: 'fail', remaining: count, status, match, message });
         return this;
+    }
+
+    /** Every matching request fails for the next `ms`, answering `statuses` in turn (an outage: 500/503 for 10 s). */
+    failFor(ms: number, statuses: number | number[] = 503, match?: RequestMatcher): this {
+        const list = Array.isArray(statuses) ? statuses : [statuses];
+        this.faults.push({ kind: 'fail', remaining: Infinity, until: Date.now() + ms, statuses: list, answered: 0, match });
+        return this;
+    }
+
+    /** Every matching watch is cut (socket destroyed) once it has sent `events` events (bookmarks not counted), `count` times in all. */
+    dropWatchesEvery(events: number, match?: RequestMatcher, count = Infinity): this {
+        this.watchCuts.push({ everyEvents: events, remaining: count, match });
+        return this;
+    }
+
+    /** @internal The server asks after each event it sent on a watch whether to cut that watch now. */
+    cutWatch(r: RequestInfo, eventsSent: number): boolean {
+        const cut = this.watchCuts.find((c) => c.remaining > 0 && eventsSent >= c.everyEvents && matches(c.match, r));
+        if (!cut) return false;
+        cut.remaining--;
+        this.watchesCut++;
+        return true;
     }
 
     /** Adds latency to the next `count` matching requests (default: all). */
@@ -98,6 +128,7 @@ export class FaultInjector {
 
     clear(): void {
         this.faults = [];
+        this.watchCuts = [];
     }
 
     /** Faults still armed. */
@@ -109,6 +140,8 @@ export class FaultInjector {
     take(r: RequestInfo): { delayMs: number; error?: KubeApiError } {
         let delayMs = 0;
         let error: KubeApiError | undefined;
+        const now = Date.now();
+        this.faults = this.faults.filter((f) => f.until === undefined || now < f.until);
         for (const f of this.faults) {
             if (f.remaining <= 0 || !matches(f.match, r)) continue;
             if (f.kind === 'delay') {
@@ -122,7 +155,7 @@ export class FaultInjector {
                 const s = f.retryAfterSeconds ?? 1;
                 error = apiError(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: s }, { 'Retry-After': String(s) });
             } else {
-                const code = f.status ?? 500;
+                const code = f.statuses ? f.statuses[f.answered!++ % f.statuses.length] : (f.status ?? 500);
                 const reason = code === 503 ? 'ServiceUnavailable' : code === 504 ? 'Timeout' : 'InternalError';
                 const msg = f.message ?? (code === 503 ? 'the server is currently unable to handle the request' : code === 504 ? 'the server was unable to return a response in the time allotted, but may still be processing the request' : 'Internal error occurred: injected fault');
                 error = apiError(code, reason, msg, code === 500 ? { causes: [{ message: f.message ?? 'injected fault' }] } : undefined);

@@ -42,6 +42,17 @@ interface ActiveWatch {
 
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
+/** A JSON object body as an object; undefined when the text is not one (then it is read as YAML). */
+function jsonOrUndefined(text: string): unknown {
+    if (!text.trimStart().startsWith('{')) return undefined;
+    try {
+        const v = JSON.parse(text);
+        return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 export class KubeApiTestServer {
     readonly store: KubeStore;
     readonly faults: FaultInjector;
@@ -427,7 +438,9 @@ export class KubeApiTestServer {
                         if (ct !== 'application/apply-patch+yaml') throw unsupportedMediaType(ct);
                         let cfg: unknown;
                         try {
-                            cfg = YAML.parse(body.toString('utf8'));
+                            // JSON is YAML: a JSON body is read as JSON first (the YAML parser costs ~10x as much per apply).
+                            const text = body.toString('utf8');
+                            cfg = jsonOrUndefined(text) ?? YAML.parse(text);
                         } catch (e) {
                             throw apiError(400, 'BadRequest', `error decoding YAML: ${(e as Error).message}`);
                         }
@@ -652,10 +665,32 @@ export class KubeApiTestServer {
         out.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
         out.flushHeaders();
         log(200);
+        let corked = false;
         const write = (line: string) => {
-            if (!out.destroyed && !out.writableEnded) out.write(line);
+            if (out.destroyed || out.writableEnded) return;
+            // The events of one tick leave in one socket write, as a real server buffers them:
+            // a syscall per event made every writer (the simulated controllers too) pay for each watcher.
+            if (!corked) {
+                corked = true;
+                out.cork();
+                process.nextTick(() => {
+                    corked = false;
+                    out.uncork();
+                });
+            }
+            out.write(line);
         };
         const eventLine = (type: string, rec: Rec) => `{"type":"${type}","object":${objJson(rec)}}\n`;
+        // Events sent on this watch: the fault injector may cut it after some (dropWatchesEvery).
+        let sent = 0;
+        let cut = false;
+        const sendEvent = (type: string, rec: Rec) => {
+            write(eventLine(type, rec));
+            if (!cut && this.faults.cutWatch(info, ++sent)) {
+                cut = true;
+                setImmediate(() => (req.socket ?? out.socket)?.destroy());
+            }
+        };
         const bookmark = (extraAnnotations?: Record<string, string>) =>
             write(
                 `${JSON.stringify({
@@ -682,17 +717,17 @@ export class KubeApiTestServer {
             for (const ev of this.store.eventsSince(since)) {
                 if (ev.rec.res !== res) continue;
                 const v = KubeStore.viewFor(filter, ev);
-                if (v) write(eventLine(v.type, v.rec));
+                if (v) sendEvent(v.type, v.rec);
             }
         } else {
-            for (const r of this.store.select(res, filter.namespace, labels, fields)) write(eventLine('ADDED', r));
+            for (const r of this.store.select(res, filter.namespace, labels, fields)) sendEvent('ADDED', r);
             if (sendInitial && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
         }
         const w: ActiveWatch = { res: out, socket: req.socket, close: () => undefined };
         const unsubscribe = this.store.addSubscriber({
             resKey: res.key,
             ...filter,
-            deliver: (type, rec) => write(eventLine(type, rec)),
+            deliver: (type, rec) => sendEvent(type, rec),
         });
         const timers: NodeJS.Timeout[] = [];
         if (bookmarks && this.bookmarkIntervalMs > 0) timers.push(setInterval(() => bookmark(), this.bookmarkIntervalMs));

@@ -1,0 +1,218 @@
+// Enrollment on a real Ironic (test/support/ironicLocal.ts: MariaDB + API/conductor
+// pairs from Debian packages, TLS and basic auth as the tests run it, fake-hardware
+// nodes): create -> port -> manage -> inspect -> provide, measured three ways on the
+// same Ironic in the same run: (a) IronicNodeBatch as the stack runs it (providers
+// rebuilt from `__provider`, batches of 50, 1 and 4 in flight, the run recorded),
+// (b) the raw-REST bound (rawRest.ts), (c) the study's CLI method (studyCli.ts) on a
+// subset, extrapolated per host. Nodes are wiped between runs; every run uses new hosts.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { loadLabConfig } from "../components/config/load";
+import { IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
+import { fakeHardwareNodeSpec } from "../components/enroll/specs";
+import { buildInventory, planBatches } from "../components/inventory/inventory";
+import { createRun } from "../components/record/run";
+import { captureDynamicResources } from "../test/support/capturedProvider";
+import { batchAccess, IronicLab, startIronicLab } from "../test/support/ironicLocal";
+import { rawEnroll } from "./rawRest";
+import { Bench, BenchContext, fmt, median, min, msSince, table } from "./section";
+import { STUDY_POOLS, studyEnroll } from "./studyCli";
+
+/** The stack's defaults (config batchSize, IronicNodeBatch concurrency and pollSeconds). */
+const BATCH_SIZE = 50;
+/** The raw bound's pace. Only 20 and 40 in flight (250 ms polls) were tried so far, on a loaded machine: sweep on a quiet one and keep the best. */
+const RAW = { concurrency: 40, pollMs: 250 };
+const TARGETS = { oneInFlight: 1.15, fourInFlight: 1.05, requestsPerHost: 6 };
+
+type Method = "a1" | "a4" | "b";
+const METHODS: Readonly<Record<Method, string>> = {
+    a1: "(a) IronicNodeBatch, 1 batch in flight",
+    a4: "(a) IronicNodeBatch, 4 batches in flight",
+    b: `(b) raw REST, ${RAW.concurrency} in flight`,
+};
+
+interface Sample {
+    readonly ms: number;
+    /** Requests the lab's HTTPS endpoints answered during the run. */
+    readonly requests: number;
+}
+
+interface Plan {
+    readonly conductors: number;
+    readonly sizes: readonly { readonly hosts: number; readonly runs: number }[];
+    /** Hosts the study's CLI method enrolls (once per lab). */
+    readonly cliHosts: number;
+}
+
+function plans(quick: boolean): Plan[] {
+    if (quick) return [{ conductors: 3, sizes: [{ hosts: 200, runs: 1 }], cliHosts: 2 }];
+    return [
+        { conductors: 3, sizes: [{ hosts: 200, runs: 3 }, { hosts: 1000, runs: 1 }], cliHosts: 6 },
+        { conductors: 1, sizes: [{ hosts: 200, runs: 3 }, { hosts: 1000, runs: 1 }], cliHosts: 6 },
+    ];
+}
+
+/** Fresh hosts for one run: the inventory of a stack of their own (new names and uuids). */
+function hostsFor(stack: string, count: number) {
+    return buildInventory(loadLabConfig({ mode: "ironic", nodes: String(count), hostsPerSushy: "100" }, stack));
+}
+
+function served(lab: IronicLab): number {
+    return lab.requestsServedOverTls().reduce((a, b) => a + b, 0);
+}
+
+/** (a): the stack's batches, declared under mocks, each provider rebuilt from `__provider`, at most `inFlight` at once (HostEnrollment's chains). */
+async function providerRun(lab: IronicLab, stack: string, count: number, inFlight: number, runsRoot: string): Promise<Sample> {
+    const cfg = loadLabConfig({ mode: "ironic", nodes: String(count), hostsPerSushy: "100" }, stack);
+    const runDir = createRun(cfg, { root: runsRoot });
+    // The stack passes no pollSeconds or concurrency: the resource's defaults apply.
+    const { pollSeconds: _testPoll, ...access } = batchAccess(lab);
+    const batches = await captureDynamicResources(() => {
+        for (const batch of planBatches(buildInventory(cfg), BATCH_SIZE)) {
+            new IronicNodeBatch(`${stack}-${batch.index}`, { label: `${stack}/ironic-batch-${batch.index}`, hosts: batch.hosts.map(fakeHardwareNodeSpec), targetState: "available", timeoutSeconds: 1800, runDir, ...access });
+        }
+    }, stack);
+    const log = console.log;
+    console.log = () => undefined; // progress lines
+    const before = served(lab);
+    const start = process.hrtime.bigint();
+    try {
+        await Promise.all(
+            Array.from({ length: inFlight }, async (_, chain) => {
+                for (let i = chain; i < batches.length; i += inFlight) {
+                    const created = await batches[i].provider.create(batches[i].inputs);
+                    if (!created.outs.status.ready) throw new Error(`${batches[i].inputs.label} not ready: ${JSON.stringify(created.outs.status)}`);
+                }
+            }),
+        );
+    } finally {
+        console.log = log;
+    }
+    return { ms: msSince(start), requests: served(lab) - before };
+}
+
+async function rawRun(lab: IronicLab, stack: string, count: number): Promise<Sample> {
+    const hosts = hostsFor(stack, count).map(fakeHardwareNodeSpec);
+    const before = served(lab);
+    const run = await rawEnroll({ endpoints: lab.endpoints, username: lab.username, password: lab.password, caPem: lab.caPem, apiVersion: batchAccess(lab).apiVersion }, `${stack}/raw`, hosts, RAW.concurrency, RAW.pollMs);
+    return { ms: run.ms, requests: served(lab) - before };
+}
+
+async function cliRun(lab: IronicLab, stack: string, count: number): Promise<Sample & { calls: number }> {
+    const hosts: IronicNodeSpec[] = hostsFor(stack, count).map(fakeHardwareNodeSpec);
+    const before = served(lab);
+    const run = await studyEnroll({ endpoint: lab.endpoints[0], username: lab.username, password: lab.password, caFile: lab.caFile!, apiVersion: batchAccess(lab).apiVersion }, hosts);
+    return { ms: run.ms, calls: run.calls, requests: served(lab) - before };
+}
+
+interface SizeResult {
+    readonly hosts: number;
+    readonly samples: Record<Method, Sample[]>;
+}
+
+interface LabResult {
+    readonly conductors: number;
+    readonly sizes: SizeResult[];
+    readonly cli: Sample & { calls: number; hosts: number };
+}
+
+/** Clears the lab for the next run, and checks that it did (a left-over node would be listed by no batch, but load Ironic). */
+async function wipe(lab: IronicLab): Promise<void> {
+    await lab.wipeNodes();
+    const left = (await lab.listNodes()).length;
+    if (left > 0) throw new Error(`${left} nodes left after wiping the lab`);
+}
+
+async function measureLab(ctx: BenchContext, plan: Plan, runsRoot: string): Promise<LabResult> {
+    const lab = await startIronicLab({ conductors: plan.conductors, tls: true });
+    ctx.log(`Ironic with ${plan.conductors} conductor(s) up in ${fmt(lab.startupSeconds, 1)} s`);
+    let n = 0;
+    const stack = () => `bench${plan.conductors}c${n++}`;
+    try {
+        const sizes: SizeResult[] = [];
+        for (const size of plan.sizes) {
+            const samples: Record<Method, Sample[]> = { a1: [], a4: [], b: [] };
+            for (let r = 0; r < size.runs; r++) {
+                // Each run in another order, so warm-up and drift fall on every method alike.
+                const order = (["a1", "a4", "b"] as Method[]).map((_, i, all) => all[(i + r) % all.length]);
+                for (const method of order) {
+                    const sample = method === "b" ? await rawRun(lab, stack(), size.hosts) : await providerRun(lab, stack(), size.hosts, method === "a1" ? 1 : 4, runsRoot);
+                    samples[method].push(sample);
+                    ctx.log(`${plan.conductors}c ${size.hosts} hosts, run ${r + 1}/${size.runs}, ${method}: ${fmt(sample.ms / 1000, 1)} s, ${fmt(sample.requests / size.hosts, 2)} requests/host`);
+                    await wipe(lab);
+                }
+            }
+            sizes.push({ hosts: size.hosts, samples });
+        }
+        const cli = await cliRun(lab, stack(), plan.cliHosts);
+        ctx.log(`${plan.conductors}c study CLI, ${plan.cliHosts} hosts: ${fmt(cli.ms / 1000, 1)} s, ${cli.calls} CLI calls`);
+        await wipe(lab);
+        return { conductors: plan.conductors, sizes, cli: { ...cli, hosts: plan.cliHosts } };
+    } finally {
+        await lab.stop();
+    }
+}
+
+const seconds = (ms: number) => fmt(ms / 1000, 1);
+
+function sizeTable(lab: LabResult, size: SizeResult): string {
+    const med = (m: Method) => median(size.samples[m].map((s) => s.ms));
+    const rows = (Object.keys(METHODS) as Method[]).map((m) => {
+        const ms = size.samples[m].map((s) => s.ms);
+        return [METHODS[m], String(ms.length), seconds(min(ms)), seconds(median(ms)), fmt(size.hosts / (median(ms) / 1000), 1), fmt(median(size.samples[m].map((s) => s.requests)) / size.hosts, 2), fmt(median(ms) / med("b"), 2)];
+    });
+    const cliPerHost = lab.cli.ms / lab.cli.hosts;
+    rows.push([
+        `(c) study CLI, extrapolated from ${lab.cli.hosts} hosts`,
+        "1",
+        "",
+        seconds(cliPerHost * size.hosts),
+        fmt(1000 / cliPerHost, 2),
+        fmt(lab.cli.requests / lab.cli.hosts, 1),
+        fmt((cliPerHost * size.hosts) / med("b"), 1),
+    ]);
+    return table(["method", "runs", "min (s)", "median (s)", "hosts/s", "requests/host", "× raw"], rows);
+}
+
+/** The targets for one size: each ratio, met or missed by how much. */
+function verdicts(lab: LabResult, size: SizeResult): string[] {
+    const ratio = (m: Method, pick: (xs: number[]) => number) => pick(size.samples[m].map((s) => s.ms)) / pick(size.samples.b.map((s) => s.ms));
+    const lines: string[] = [];
+    for (const [m, target] of [["a1", TARGETS.oneInFlight], ["a4", TARGETS.fourInFlight]] as const) {
+        const r = ratio(m, median);
+        const verdict = r <= target ? "met" : `missed by ${fmt((r / target - 1) * 100, 0)} %`;
+        lines.push(`- a/b, ${m === "a1" ? "1 batch" : "4 batches"} in flight: ${fmt(r, 2)} median, ${fmt(ratio(m, min), 2)} min (target ≤ ${target}: ${verdict})`);
+    }
+    const perHost = Math.max(...(["a1", "a4"] as Method[]).map((m) => median(size.samples[m].map((s) => s.requests)) / size.hosts));
+    lines.push(`- requests per host, (a): at most ${fmt(perHost, 2)} (target ≤ ${TARGETS.requestsPerHost}: ${perHost <= TARGETS.requestsPerHost ? "met" : `missed by ${fmt(perHost - TARGETS.requestsPerHost, 2)}`})`);
+    const cliRatio = lab.cli.ms / lab.cli.hosts / (median(size.samples.a1.map((s) => s.ms)) / size.hosts);
+    lines.push(`- c/a (1 batch in flight): ${fmt(cliRatio, 0)}× slower per host`);
+    return lines;
+}
+
+export const ironicEnroll: Bench = async (ctx) => {
+    const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), "bench-ironic-runs-"));
+    const labs: LabResult[] = [];
+    try {
+        for (const plan of plans(ctx.quick)) labs.push(await measureLab(ctx, plan, runsRoot));
+    } finally {
+        fs.rmSync(runsRoot, { recursive: true, force: true });
+    }
+    const parts: string[] = [
+        "A real Ironic 21.4 (Debian packages) started by the bench: MariaDB and one ironic-api + ironic-conductor pair per conductor, TLS proxies and basic auth " +
+            "(bcrypt htpasswd, checked on every request) as the tests run it, fake-hardware nodes, everything on this machine's CPUs. Each host: create, port, manage, inspect, provide. " +
+            "(a) is IronicNodeBatch rebuilt from `__provider` as the stack runs it: batches of 50 with the resource's defaults (20 requests in flight, polls paced by what they find, " +
+            "at most 2 s apart), the run recorded; batches chained like HostEnrollment's `maxBatchesInFlight`. (b) makes the same five calls per host with no bookkeeping, one shared " +
+            `node list every ${RAW.pollMs} ms while any host waits, ${RAW.concurrency} requests in flight. (c) is the study's create_and_inspect_nodes.py method: one \`baremetal\` CLI ` +
+            `subprocess per call, a pool of ${STUDY_POOLS.create} for create (and port), ${STUDY_POOLS.states} for manage/inspect/provide, \`node show\` every ${STUDY_POOLS.pollMs / 1000} s per node, ` +
+            "against the first endpoint only; it is run on a few hosts and extrapolated linearly per host (its cost is the client's Python start-up per call, not Ironic). " +
+            "Requests per host are what the lab's HTTPS endpoints answered (one per CLI call: the API version is given, so no discovery). Nodes are wiped from the database between runs.",
+    ];
+    for (const lab of labs) {
+        for (const size of lab.sizes) {
+            parts.push(`### ${lab.conductors} conductor${lab.conductors > 1 ? "s" : ""}, ${size.hosts} hosts`, sizeTable(lab, size), verdicts(lab, size).join("\n"));
+        }
+    }
+    return { title: "Enrollment on real Ironic", markdown: parts.join("\n\n") };
+};

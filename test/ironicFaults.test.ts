@@ -1,0 +1,163 @@
+// IronicNodeBatch (rebuilt from `__provider`, as Pulumi runs it) creating 300 hosts while the real
+// Ironic underneath breaks: an API process killed and restarted, a conductor SIGKILLed, MariaDB
+// restarted. After each, Ironic itself is listed: every host once, in the target state, one port
+// each. Then deleting every batch leaves no node and no port. Short heartbeats make takeover fast.
+import { strict as assert } from "assert";
+import { loadLabConfig } from "../components/config/load";
+import { buildInventory, Host } from "../components/inventory/inventory";
+import { IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
+import { fakeHardwareNodeSpec } from "../components/enroll/specs";
+import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
+import { sleep } from "../components/enroll/bounded";
+import { assertEachHostOnce, assertIronicEmpty, batchNodes, waitFor } from "./support/ironicFaults";
+import { batchAccess, IronicLab, requireIronicOrSkip, startIronicLab } from "./support/ironicLocal";
+
+const HOSTS = 300;
+/** Conductor heartbeat every 2 s, offline after 8 s: a dead conductor's nodes move in about 12 s. */
+const HEARTBEAT = { intervalSeconds: 2, timeoutSeconds: 8 };
+
+describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/conductor pairs) @real", function () {
+    this.timeout(900_000);
+    let lab: IronicLab;
+    const inventory = buildInventory(loadLabConfig({ mode: "ironic", nodes: String(3 * HOSTS), hostsPerSushy: "100" }, "ironic-faults"));
+    const realLog = console.log;
+    const logs: string[] = [];
+    /** Every batch declared, with what a delete gets (its outs once it has them): the destroy at the end. */
+    const declared: { batch: CapturedResource; props: Record<string, any> }[] = [];
+
+    before(async function () {
+        requireIronicOrSkip(this);
+        lab = await startIronicLab({ conductors: 3, tls: true, heartbeat: HEARTBEAT });
+    });
+    after(async () => {
+        console.log = realLog;
+        await lab?.stop();
+    });
+    beforeEach(() => {
+        logs.length = 0;
+        console.log = (...args: unknown[]) => void logs.push(args.join(" "));
+    });
+    afterEach(() => {
+        console.log = realLog;
+    });
+
+    async function declareBatch(label: string, hosts: readonly Host[]): Promise<CapturedResource> {
+        const [batch] = await captureDynamicResources(() => {
+            new IronicNodeBatch(label, {
+                label,
+                hosts: hosts.map(fakeHardwareNodeSpec),
+                targetState: "available",
+                timeoutSeconds: 480,
+                ...batchAccess(lab),
+            });
+        });
+        declared.push({ batch, props: batch.inputs });
+        return batch;
+    }
+
+    /**
+     * Creates the batch and, once a third of its nodes are on their way through Ironic's states (the
+     * conductors busy with them), injects `fault`; returns the create's result, or its error.
+     */
+    async function createThrough(batch: CapturedResource, fault: () => Promise<void>): Promise<{ outs?: Record<string, any>; error?: any }> {
+        const label = batch.inputs.label;
+        let settled = false;
+        const creating = batch.provider.create(batch.inputs).then(
+            (r) => ({ outs: r.outs }),
+            (error) => ({ error }),
+        ).finally(() => (settled = true));
+        const underway = async () => (await batchNodes(lab, label)).filter((n) => n.provision_state !== "enroll").length >= HOSTS / 3;
+        await waitFor(`${HOSTS / 3} nodes of ${label} past enroll`, async () => settled || (await underway()));
+        assert.ok(!settled, "the fault must hit a batch still creating");
+        await fault();
+        return creating;
+    }
+
+    const hostsOf = (batch: CapturedResource) => batch.inputs.hosts as IronicNodeSpec[];
+
+    it("an API process killed and restarted mid-create: the batch completes, each host once with one port", async () => {
+        const batch = await declareBatch("faults/api-killed", inventory.slice(0, HOSTS));
+        const result = await createThrough(batch, async () => {
+            await lab.kill("api-2", "SIGKILL");
+            await sleep(2_000);
+            await lab.startMissing();
+        });
+        assert.equal(result.error, undefined, String(result.error?.message));
+        assert.equal(result.outs!.status.ready, true);
+        declared.at(-1)!.props = result.outs!;
+        await assertEachHostOnce(lab, batch.inputs.label, hostsOf(batch), "available");
+    });
+
+    // Ironic answers 500 "Unable to establish connection to <conductor>:8089" for the dead conductor's nodes until
+    // its heartbeat times out: the provider backs those hosts off (SETBACK_LIMIT) until the live conductors take over.
+    it("a conductor SIGKILLed mid-create: its nodes move to the live conductors and the batch completes", async () => {
+        const batch = await declareBatch("faults/conductor-killed", inventory.slice(HOSTS, 2 * HOSTS));
+        const victim = lab.conductorHosts[2];
+        let heldByVictim = 0;
+        const result = await createThrough(batch, async () => {
+            heldByVictim = (await batchNodes(lab, batch.inputs.label)).filter((n) => n.conductor === victim).length;
+            await lab.kill("conductor-3", "SIGKILL");
+        });
+        try {
+            assert.ok(heldByVictim > 0, "the killed conductor held some of the batch's nodes");
+            assert.equal(result.error, undefined, String(result.error?.message));
+            assert.equal(result.outs!.status.ready, true);
+            declared.at(-1)!.props = result.outs!;
+            const nodes = await assertEachHostOnce(lab, batch.inputs.label, hostsOf(batch), "available");
+            const live = new Set(lab.conductorHosts.slice(0, 2));
+            const stray = nodes.filter((n) => !live.has(String(n.conductor)));
+            assert.deepEqual(stray.map((n) => `${n.name} on ${n.conductor}`).slice(0, 10), [], "every node served by a live conductor");
+            const alive = (await lab.conductors()).filter((c) => c.alive).map((c) => c.hostname).sort();
+            assert.deepEqual(alive, [...live].sort());
+        } finally {
+            await lab.startMissing(); // the next test runs on all three
+        }
+    });
+
+    // A node created just before the outage whose port POST failed gets its port from the next run's apply. Ironic
+    // 21.4 keeps the locks its live conductors held when the database went away (seen: 5 of 300 nodes reserved 10 min
+    // later): those hosts fail as "stayed locked", naming the conductor, and the user restarts the conductors (README).
+    it("MariaDB restarted mid-create: the batch completes, or fails naming the database and the next up completes", async () => {
+        const batch = await declareBatch("faults/mariadb-restarted", inventory.slice(2 * HOSTS, 3 * HOSTS));
+        const result = await createThrough(batch, async () => {
+            await lab.kill("mariadb", "SIGTERM");
+            await lab.startMissing();
+        });
+        try {
+            await resumeAfterOutage(batch, result);
+        } finally {
+            // A conductor clears its own stale reservations only when it starts: restart them, so the destroy
+            // below does not inherit locks from this test.
+            for (const i of [1, 2, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
+            await lab.startMissing();
+        }
+    });
+
+    async function resumeAfterOutage(batch: CapturedResource, result: { outs?: Record<string, any>; error?: any }): Promise<void> {
+        let outs = result.outs;
+        if (result.error) {
+            // Recorded as created-but-failed: the next `pulumi up` updates it from these outs.
+            const failure = result.error;
+            assert.equal(failure.id, batch.inputs.label, String(failure.message));
+            // Either the node list failed (Ironic's own message, which names the database) or hosts say what held them.
+            assert.match(failure.message, /stopped by an error: Ironic \S+ \S+ answered 5\d\d: |the node (stayed locked|kept failing) through/);
+            assert.ok(!failure.message.includes(lab.password));
+            if (/stayed locked/.test(failure.message)) {
+                // What README's Failure modes tells the user: a conductor clears its own stale locks when it starts.
+                for (const i of [1, 2, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
+                await lab.startMissing();
+            }
+            const resumed = await batch.provider.update(failure.id, failure.properties, batch.inputs);
+            outs = resumed.outs;
+        }
+        assert.equal(outs!.status.ready, true);
+        declared.at(-1)!.props = outs!;
+        await assertEachHostOnce(lab, batch.inputs.label, hostsOf(batch), "available");
+    }
+
+    it("destroy: deleting every batch leaves no Ironic node and no port (listed)", async () => {
+        assert.equal(declared.length, 3, "every fault test declared its batch");
+        for (const { batch, props } of declared) await batch.provider.delete(batch.inputs.label, props);
+        await assertIronicEmpty(lab);
+    });
+});
