@@ -7,8 +7,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LAB_HOST_CPUS_ENV } from "../components/config/defaults";
+import { ironicEnroll } from "./ironicEnroll";
+import { fleetFootprint } from "./fleetFootprint";
 import { programSize } from "./programSize";
 import { recordingCost } from "./recording";
+import { bmhEnroll } from "./bmhEnroll";
 import { Bench, BenchSection, fmt } from "./section";
 
 // The bench sizes programs, not a lab host: count enough CPUs that the loader's fleet rule admits every size.
@@ -20,7 +23,10 @@ process.on("exit", () => fs.rmSync(benchRuns, { recursive: true, force: true }))
 
 const SECTIONS: Readonly<Record<string, Bench>> = {
     program: programSize,
+    fleet: fleetFootprint,
     recording: recordingCost,
+    ironic: ironicEnroll,
+    bmh: bmhEnroll,
 };
 
 function option(args: readonly string[], name: string): string | undefined {

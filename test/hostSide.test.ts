@@ -274,7 +274,10 @@ describe("ManagementCluster component (mocks)", () => {
         const kubeconfig = path.join(dir, "kubeconfig");
         fs.writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\n");
         try {
-            const { run, cluster } = await runCluster("dev", { managementCluster: { kind: "existing", kubeconfig, context: "lab-admin" } });
+            const { run, cluster } = await runCluster("dev", {
+                managementCluster: { kind: "existing", kubeconfig, context: "lab-admin", conductorNodes: [{ name: "node-a", address: "10.0.1.11" }, { name: "node-b", address: "10.0.1.12" }] },
+                dockerHosts: [{ name: "local", url: "unix:///var/run/docker.sock", address: "10.0.0.1" }],
+            });
             const { children } = own(run);
             assert.deepStrictEqual(children.map((r) => r.name).sort(), ["mgmt-k8s", "mgmt-kubeconfig"]);
             assert.deepStrictEqual(cluster.conductorIpCommands, []);

@@ -10,7 +10,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { Operation } from "../record/format";
 import { BatchRecord, openBatchRecord } from "../record/observer";
-import { latestRunDir } from "../record/run";
+import { latestRunDir } from "../record/location";
 import { Deadline } from "./bounded";
 import { canonicalJson, diffHosts, isEmptyDiff, NamedHost } from "./hostDiff";
 import { BatchObserver, HostFailure, HostTracker } from "./tracker";

@@ -1,6 +1,8 @@
 // The inputs every Kubernetes-side batch resource (BareMetalHostBatch,
 // WorkloadClusterBatch) shares, with their defaults, so both are declared alike.
-import * as pulumi from "@pulumi/pulumi";
+// The providers import this module: its Pulumi SDK is loaded inside kubeBatchProps
+// only, or each batch's `__provider` would carry the SDK's code.
+import type * as pulumi from "@pulumi/pulumi";
 import { kubeconfigProblem } from "./kubeClient";
 
 /** Field manager of the lab's server-side applies, and the managed-by label's value. */
@@ -25,15 +27,17 @@ export interface KubeBatchArgs {
 
 /** The shared inputs with their defaults; the kubeconfig is a secret. `kind` names the label: `bmh-batch`, `cluster-batch`. */
 export function kubeBatchProps(args: KubeBatchArgs, kind: string) {
-    const stack = args.stack ?? pulumi.getStack();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sdk: typeof pulumi = require("@pulumi/pulumi");
+    const stack = args.stack ?? sdk.getStack();
     return {
         stack,
-        label: args.label ?? pulumi.all([stack, args.batch]).apply(([s, b]) => `${s}/${kind}-${String(b).padStart(3, "0")}`),
+        label: args.label ?? sdk.all([stack, args.batch]).apply(([s, b]) => `${s}/${kind}-${String(b).padStart(3, "0")}`),
         fieldManager: args.fieldManager ?? MANAGED_BY,
         concurrency: args.concurrency ?? 10,
         watchTimeoutSeconds: args.watchTimeoutSeconds ?? 300,
         runDir: args.runDir ?? "",
-        kubeconfig: pulumi.secret(args.kubeconfig),
+        kubeconfig: sdk.secret(args.kubeconfig),
         status: undefined,
     };
 }
@@ -67,4 +71,11 @@ export function kubeBatchCheck(inputs: KubeBatchInputs): pulumi.dynamic.CheckFai
     if (!Number.isInteger(Number(inputs.concurrency)) || Number(inputs.concurrency) < 1) failures.push({ property: "concurrency", reason: `concurrency must be an integer >= 1, got ${inputs.concurrency}` });
     if (!(Number(inputs.watchTimeoutSeconds) >= 1)) failures.push({ property: "watchTimeoutSeconds", reason: `watchTimeoutSeconds must be at least 1, got ${inputs.watchTimeoutSeconds}` });
     return failures;
+}
+
+/** An API server restarting (or an etcd election) is ridden through: requests retry for up to a minute, never past the batch's deadline. */
+export const API_OUTAGE_RETRY_MS = 60_000;
+
+export function apiOutageRetry(ctx: { readonly deadline: { remaining(): number } }): { retryWindowMs: number; remainingMs: () => number } {
+    return { retryWindowMs: API_OUTAGE_RETRY_MS, remainingMs: () => ctx.deadline.remaining() };
 }

@@ -8,7 +8,7 @@ import { RECORD_FORMAT, RunInfo } from "./format";
 import { runsRoot } from "./location";
 import { warnOnce } from "./writer";
 
-export { runsRoot } from "./location";
+export { latestRunDir, runsRoot } from "./location";
 
 /** UTC timestamp YYYYMMDDTHHMMSSZ. */
 export function runIdAt(at: Date): string {
@@ -108,21 +108,4 @@ function pointLatest(stackDir: string, runId: string): void {
         fs.writeFileSync(tmp, `${runId}\n`, { mode: 0o600 });
     }
     fs.renameSync(tmp, latest);
-}
-
-/** The newest run dir of the stack whose run dir is `runDir` (its `latest`), else `runDir` itself. */
-export function latestRunDir(runDir: string): string {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fs = require("fs");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const path = require("path");
-    const latest = path.join(path.dirname(runDir), "latest");
-    try {
-        if (fs.lstatSync(latest).isSymbolicLink()) return path.resolve(path.dirname(runDir), fs.readlinkSync(latest));
-        const runId = fs.readFileSync(latest, "utf8").trim();
-        if (runId !== "" && !runId.includes("/")) return path.join(path.dirname(runDir), runId);
-    } catch {
-        // No `latest` (or unreadable): the dir the batch was given.
-    }
-    return runDir;
 }

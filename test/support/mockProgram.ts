@@ -19,6 +19,8 @@ process.env[LAB_HOST_CPUS_ENV] ??= "32";
 const settings = require("@pulumi/pulumi/runtime/settings");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpc = require("@pulumi/pulumi/runtime/rpc");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const structproto = require("google-protobuf/google/protobuf/struct_pb");
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 export const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -108,6 +110,8 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
         const secretOutputs: string[] = req.getAdditionalsecretoutputsList();
         register(req, (err: unknown, resp: any) => {
             if (!err && resp) {
+                const object = req.getObject();
+                let rawInputs: Record<string, unknown> | undefined;
                 resources.push({
                     urn: resp.getUrn(),
                     type: req.getType(),
@@ -115,20 +119,15 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
                     custom: req.getCustom(),
                     parent: req.getParent(),
                     dependencies: req.getDependenciesList(),
-                    rawInputs: req.getObject()?.toJavaScript() ?? {},
-                    inputs: unwrapSecrets(rpc.deserializeProperties(req.getObject())),
+                    // A plain copy, made when a test first reads it: a run that only counts resources never pays for it.
+                    get rawInputs() {
+                        return (rawInputs ??= object?.toJavaScript() ?? {});
+                    },
+                    inputs: unwrapSecrets(rpc.deserializeProperties(object)),
                     additionalSecretOutputs: secretOutputs,
                 });
                 // The engine marks additionalSecretOutputs secret; the mock monitor does not, so do it here.
-                if (secretOutputs.length > 0) {
-                    const state = resp.getObject().toJavaScript();
-                    for (const name of secretOutputs) {
-                        if (name in state && !isSecretWrapper(state[name])) state[name] = { [SECRET_SIG]: SECRET_VALUE_SIG, value: state[name] };
-                    }
-                    // eslint-disable-next-line @typescript-eslint/no-require-imports
-                    const structproto = require("google-protobuf/google/protobuf/struct_pb");
-                    resp.setObject(structproto.Struct.fromJavaScript(state));
-                }
+                if (secretOutputs.length > 0) markSecret(resp.getObject(), secretOutputs);
             }
             callback(err, resp);
         });
@@ -142,6 +141,15 @@ export async function runProgram(program: () => unknown, options: RunOptions): P
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => program())) ?? {};
     await settings.waitForRPCs();
     return { resources, outputs, generatedSecrets, rawOutputs };
+}
+
+/** Wraps these fields of a registration's state in the secret signature, in place (the rest is not copied). */
+function markSecret(state: any, names: readonly string[]): void {
+    const fields = state.getFieldsMap();
+    for (const name of names) {
+        const value = fields.get(name)?.toJavaScript();
+        if (value !== undefined && !isSecretWrapper(value)) fields.set(name, structproto.Value.fromJavaScript({ [SECRET_SIG]: SECRET_VALUE_SIG, value }));
+    }
 }
 
 /** What a provider that does not accept secrets (every dynamic provider) receives from the engine. */
