@@ -321,7 +321,11 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
                 if (last.kind !== "sent" || !last.node) return;
                 // Ironic answered with the node (created, adopted): no need to wait for the next list.
                 node = last.node;
-                if (node.conductor !== undefined) known.of[node.uuid] = node.conductor;
+                if (node.conductor !== undefined) {
+                    known.of[node.uuid] = node.conductor;
+                    // Ironic's answer is a fresh look: no lookup for it until the refresh interval passes.
+                    if (!Number.isFinite(known.at)) known.at = Date.now();
+                }
                 move = decide(spec, node);
                 record(spec, node, move);
             }
