@@ -304,13 +304,15 @@ function pidAlive(pid: number): boolean {
 }
 
 function claimSubnet(k: number): string | undefined {
-    fs.mkdirSync(SUBNET_LOCK_DIR, { recursive: true });
     const lock = path.join(SUBNET_LOCK_DIR, String(k));
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < 3; attempt++) {
         try {
+            fs.mkdirSync(SUBNET_LOCK_DIR, { recursive: true });
             fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
             return lock;
         } catch (e: any) {
+            // The dir went with another lab's release between the two calls: make it again.
+            if (e?.code === "ENOENT") continue;
             if (e?.code !== "EEXIST") throw e;
             const owner = Number(fs.readFileSync(lock, "utf8").trim());
             if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) return undefined;
@@ -335,6 +337,12 @@ function releaseSubnet(lock?: string): void {
         if (fs.readFileSync(lock, "utf8").trim() === String(process.pid)) fs.rmSync(lock, { force: true });
     } catch {
         /* already gone */
+    }
+    try {
+        // The last lab to go takes the lock dir with it: tests leave /tmp as they found it.
+        fs.rmdirSync(SUBNET_LOCK_DIR);
+    } catch {
+        /* another lab still holds a subnet */
     }
 }
 
