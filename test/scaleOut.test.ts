@@ -22,6 +22,7 @@ import { planConductors } from "../components/ironic/render";
 import { fakeIpaApiUrl, fakeIpaPlan, renderFakeIpaConf } from "../components/fleet/fakeIpa";
 import { buildInventory } from "../components/inventory/inventory";
 import { IronicLab, requireIronicOrSkip, startIronicLab } from "./support/ironicLocal";
+import { requireOrSkip } from "./support/requireTool";
 import { labConfig } from "./support/mockProgram";
 
 const PYTHON = "/usr/bin/python3";
@@ -136,10 +137,7 @@ describe("scale-out across network namespaces @real", function () {
         requireIronicOrSkip(this);
         const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
         const hasNetns = spawnSync("ip", ["netns", "list"]).status === 0;
-        if (!isRoot || !hasNetns || !fs.existsSync(PYTHON)) {
-            if (process.env.CI === "true") throw new Error("the scale-out test needs root, `ip netns` and /usr/bin/python3 under CI=true");
-            this.skip();
-        }
+        requireOrSkip(this, isRoot && hasNetns && fs.existsSync(PYTHON), "the scale-out test needs root, `ip netns` (iproute2) and /usr/bin/python3");
         process.on("exit", cleanup);
         removeTopology(); // a run killed before its after hook
         makeTopology();
