@@ -12,7 +12,8 @@ import { batchMarker, IronicNodeBatch, IronicNodeSpec } from "../components/enro
 import { MAX_RETRIES } from "../components/enroll/ironicStates";
 import { fakeHardwareNodeSpec, redfishNodeSpec } from "../components/enroll/specs";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
-import { batchAccess, IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
+import { batchAccess, IronicLab, ServedRequest } from "./support/ironicLocal";
+import { realIronicSuite } from "./support/ironicSuite";
 
 /** A loopback port nothing listens on: connections to it are refused. */
 function refusedPort(): Promise<number> {
@@ -62,25 +63,13 @@ describe("IronicNodeBatch with hosts that really fail in Ironic @real", function
     let port: number;
     const cfg = loadLabConfig({ mode: "ironic", nodes: "10" }, "ironic-fail");
     const inventory = buildInventory(cfg);
-    const logs: string[] = [];
-    const realLog = console.log;
-
-    before(async function () {
-        requireIronicOrSkip(this);
-        port = await refusedPort();
-        lab = await startIronicLab({ conductors: 2, tls: true, extraConfig: failureConfig(port) });
-    });
-    after(async () => {
-        console.log = realLog;
-        await lab?.stop();
-    });
-    beforeEach(() => {
-        logs.length = 0;
-        console.log = (...args: unknown[]) => void logs.push(args.join(" "));
-    });
-    afterEach(() => {
-        console.log = realLog;
-    });
+    const logs = realIronicSuite(
+        async () => {
+            port = await refusedPort();
+            return { conductors: 2, tls: true, extraConfig: failureConfig(port) };
+        },
+        (started) => (lab = started),
+    );
 
     async function declare(label: string, hosts: IronicNodeSpec[], timeoutSeconds = 300): Promise<CapturedResource> {
         const [batch] = await captureDynamicResources(() => {

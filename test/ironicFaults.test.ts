@@ -5,12 +5,12 @@
 import { strict as assert } from "assert";
 import { loadLabConfig } from "../components/config/load";
 import { buildInventory, Host } from "../components/inventory/inventory";
-import { IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
-import { fakeHardwareNodeSpec } from "../components/enroll/specs";
-import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
+import type { IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
+import type { CapturedResource } from "./support/capturedProvider";
 import { sleep } from "../components/enroll/bounded";
-import { assertEachHostOnce, assertIronicEmpty, batchNodes, waitFor } from "./support/ironicFaults";
-import { batchAccess, IronicLab, requireIronicOrSkip, startIronicLab } from "./support/ironicLocal";
+import { assertEachHostOnce, assertIronicEmpty, batchNodes, declareFakeHardwareBatch, waitFor } from "./support/ironicFaults";
+import type { IronicLab } from "./support/ironicLocal";
+import { realIronicSuite } from "./support/ironicSuite";
 
 const HOSTS = 300;
 /** Conductor heartbeat every 2 s, offline after 8 s: a dead conductor's nodes move in about 12 s. */
@@ -20,37 +20,13 @@ describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/cond
     this.timeout(900_000);
     let lab: IronicLab;
     const inventory = buildInventory(loadLabConfig({ mode: "ironic", nodes: String(3 * HOSTS), hostsPerSushy: "100" }, "ironic-faults"));
-    const realLog = console.log;
-    const logs: string[] = [];
     /** Every batch declared, with what a delete gets (its outs once it has them): the destroy at the end. */
     const declared: { batch: CapturedResource; props: Record<string, any> }[] = [];
 
-    before(async function () {
-        requireIronicOrSkip(this);
-        lab = await startIronicLab({ conductors: 3, tls: true, heartbeat: HEARTBEAT });
-    });
-    after(async () => {
-        console.log = realLog;
-        await lab?.stop();
-    });
-    beforeEach(() => {
-        logs.length = 0;
-        console.log = (...args: unknown[]) => void logs.push(args.join(" "));
-    });
-    afterEach(() => {
-        console.log = realLog;
-    });
+    realIronicSuite({ conductors: 3, tls: true, heartbeat: HEARTBEAT }, (started) => (lab = started));
 
     async function declareBatch(label: string, hosts: readonly Host[]): Promise<CapturedResource> {
-        const [batch] = await captureDynamicResources(() => {
-            new IronicNodeBatch(label, {
-                label,
-                hosts: hosts.map(fakeHardwareNodeSpec),
-                targetState: "available",
-                timeoutSeconds: 480,
-                ...batchAccess(lab),
-            });
-        });
+        const batch = await declareFakeHardwareBatch(lab, label, hosts, 480);
         declared.push({ batch, props: batch.inputs });
         return batch;
     }

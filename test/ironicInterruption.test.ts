@@ -5,11 +5,11 @@
 import { strict as assert } from "assert";
 import { loadLabConfig } from "../components/config/load";
 import { buildInventory, Host } from "../components/inventory/inventory";
-import { batchMarker, IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
-import { fakeHardwareNodeSpec } from "../components/enroll/specs";
-import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
-import { assertEachHostOnce, assertIronicEmpty, batchNodes, runInChild, waitFor } from "./support/ironicFaults";
-import { batchAccess, IronicLab, requireIronicOrSkip, startIronicLab } from "./support/ironicLocal";
+import { batchMarker, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
+import type { CapturedResource } from "./support/capturedProvider";
+import { assertEachHostOnce, assertIronicEmpty, batchNodes, declareFakeHardwareBatch, runInChild, waitFor } from "./support/ironicFaults";
+import type { IronicLab } from "./support/ironicLocal";
+import { realIronicSuite } from "./support/ironicSuite";
 
 const HOSTS = 60;
 
@@ -17,33 +17,12 @@ describe("IronicNodeBatch interrupted and resumed against a real Ironic (MariaDB
     this.timeout(600_000);
     let lab: IronicLab;
     const inventory = buildInventory(loadLabConfig({ mode: "ironic", nodes: String(4 * HOSTS), hostsPerSushy: "100" }, "ironic-interrupt"));
-    const realLog = console.log;
-    const logs: string[] = [];
     /** Batches to delete at the end (label -> the props a delete gets). */
     const toDelete = new Map<string, { batch: CapturedResource; props: Record<string, any> }>();
 
-    before(async function () {
-        requireIronicOrSkip(this);
-        lab = await startIronicLab({ conductors: 3, tls: true });
-    });
-    after(async () => {
-        console.log = realLog;
-        await lab?.stop();
-    });
-    beforeEach(() => {
-        logs.length = 0;
-        console.log = (...args: unknown[]) => void logs.push(args.join(" "));
-    });
-    afterEach(() => {
-        console.log = realLog;
-    });
+    realIronicSuite({ conductors: 3, tls: true }, (started) => (lab = started));
 
-    async function declareBatch(label: string, hosts: readonly Host[], timeoutSeconds = 240): Promise<CapturedResource> {
-        const [batch] = await captureDynamicResources(() => {
-            new IronicNodeBatch(label, { label, hosts: hosts.map(fakeHardwareNodeSpec), targetState: "available", timeoutSeconds, ...batchAccess(lab) });
-        });
-        return batch;
-    }
+    const declareBatch = (label: string, hosts: readonly Host[], timeoutSeconds = 240) => declareFakeHardwareBatch(lab, label, hosts, timeoutSeconds);
     const hostsOf = (batch: CapturedResource) => batch.inputs.hosts as IronicNodeSpec[];
 
     /** Runs the batch's create in a child process and SIGKILLs it once `atLeast` of its nodes exist in Ironic. */

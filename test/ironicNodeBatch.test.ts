@@ -12,7 +12,8 @@ import { eventsFile, RecordEvent } from "../components/record/format";
 import { pathClass } from "../components/record/pathClass";
 import { createRun } from "../components/record/run";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
-import { batchAccess, IronicLab, requireIronicOrSkip, ServedRequest, startIronicLab } from "./support/ironicLocal";
+import { batchAccess, IronicLab, ServedRequest } from "./support/ironicLocal";
+import { realIronicSuite } from "./support/ironicSuite";
 import { filesUnder, readEvents } from "./support/runRecord";
 
 describe("IronicNodeBatch against a real Ironic with 3 conductors @real", function () {
@@ -20,29 +21,13 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
     let lab: IronicLab;
     const cfg = loadLabConfig({ mode: "ironic", nodes: "210", hostsPerSushy: "100" }, "ironic-real");
     const inventory = buildInventory(cfg);
-    const logs: string[] = [];
-    const realLog = console.log;
     // The run record of these tests (as `pulumi up` would make it), in a temp runs root.
     const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), "ironic-real-runs-"));
     const runDir = createRun(cfg, { root: runsRoot });
     let servedForCreate: ServedRequest[] = [];
 
-    before(async function () {
-        requireIronicOrSkip(this);
-        lab = await startIronicLab({ conductors: 3, tls: true });
-    });
-    after(async () => {
-        console.log = realLog;
-        await lab?.stop();
-        fs.rmSync(runsRoot, { recursive: true, force: true });
-    });
-    beforeEach(() => {
-        logs.length = 0;
-        console.log = (...args: unknown[]) => void logs.push(args.join(" "));
-    });
-    afterEach(() => {
-        console.log = realLog;
-    });
+    const logs = realIronicSuite({ conductors: 3, tls: true }, (started) => (lab = started));
+    after(() => fs.rmSync(runsRoot, { recursive: true, force: true }));
 
     async function declareBatches(hosts: readonly Host[], overrides: Partial<Record<string, unknown>> = {}): Promise<CapturedResource[]> {
         return captureDynamicResources(() => {

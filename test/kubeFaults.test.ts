@@ -13,11 +13,11 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ClusterSpec, KINDS } from "../components/clusters/render";
+import { KINDS } from "../components/clusters/render";
 import { WorkloadClusterBatch } from "../components/clusters/workloadClusterBatch";
 import { BareMetalHostBatch, BmhSpec } from "../components/enroll/bareMetalHostBatch";
 import { eventsFile } from "../components/record/format";
-import { bmhSpecs } from "./support/bmhSpecs";
+import { BatchFailure, bmhSpecs, clusterSpecs, failureOf, NODE_IMAGE_SPEC } from "./support/bmhSpecs";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
 import { FkasDouble } from "./support/fkasDouble";
 import { KubeApiTestServer } from "./support/kubeApiServer";
@@ -27,7 +27,6 @@ import { SimulatedCapi } from "./support/simulatedCapi";
 
 const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 const BMH = { group: "metal3.io", plural: "baremetalhosts" };
-const IMAGE = { url: "http://172.22.0.1:6280/images/node-image.raw", checksum: "http://172.22.0.1:6280/images/node-image.raw.sha256sum", checksumType: "sha256", format: "raw" } as const;
 
 /** Hosts walk registering -> available in about a second: watches see many events, a delete lands mid-way. */
 const PACED = ["outage", "vanish"];
@@ -38,16 +37,6 @@ const SLOW = "slowbmo";
 const FAST = ["conflict", "wcut", "woutage", "wfkas", "wstuck"];
 const NAMESPACES = [CUT, ...PACED, SLOW, ...FAST];
 
-type Failed = Error & { id: string; properties: Record<string, any> };
-
-async function failure(run: () => Promise<unknown>): Promise<Failed> {
-    try {
-        await run();
-    } catch (err) {
-        return err as Failed;
-    }
-    throw new Error("expected the batch to fail");
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,8 +49,6 @@ async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Pro
 }
 
 const hostsOf = (ns: string, count: number): BmhSpec[] => bmhSpecs(ns, count, NAMESPACES.indexOf(ns) + 0x40);
-const clustersOf = (ns: string, count: number): ClusterSpec[] =>
-    Array.from({ length: count }, (_, i) => ({ name: `${ns}-cluster-${String(i).padStart(5, "0")}`, controlPlaneHost: `${ns}-host-${String(i).padStart(5, "0")}`, workerHosts: [] }));
 
 describe("Kubernetes batches under faults (providers rebuilt from __provider, Kubernetes API test server, simulated BMO/CAPI, FKAS double)", function () {
     this.timeout(120_000);
@@ -98,7 +85,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
         runDir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-faults-run-"));
         const kubeconfig = server.kubeconfigYaml();
         const host = { kubeconfig, bmcUsername: "admin", bmcPassword: `pw-${randomBytes(6).toString("hex")}`, timeoutSeconds: 60, watchTimeoutSeconds: 30 };
-        const cluster = { kubeconfig, fkasUrl: fkas.url, kubernetesVersion: "v1.34.1", image: IMAGE, timeoutSeconds: 60, watchTimeoutSeconds: 30 };
+        const cluster = { kubeconfig, fkasUrl: fkas.url, kubernetesVersion: "v1.34.1", image: NODE_IMAGE_SPEC, timeoutSeconds: 60, watchTimeoutSeconds: 30 };
         const declared = await captureDynamicResources(() => {
             new BareMetalHostBatch("cut", { ...host, label: "test/cut", namespace: "cut", batch: 0, hosts: hostsOf("cut", 80) });
             new BareMetalHostBatch("outage", { ...host, label: "test/outage", namespace: "outage", batch: 0, hosts: hostsOf("outage", 20) });
@@ -107,7 +94,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
             new BareMetalHostBatch("slowbmo", { ...host, label: "test/slowbmo", namespace: SLOW, batch: 0, timeoutSeconds: 2, runDir, hosts: hostsOf(SLOW, 10) });
             for (const [ns, n] of [["wcut", 10], ["woutage", 5], ["wfkas", 3], ["wstuck", 3]] as const) {
                 new BareMetalHostBatch(`hosts-${ns}`, { ...host, label: `test/hosts-${ns}`, namespace: ns, batch: 0, hosts: hostsOf(ns, n) });
-                new WorkloadClusterBatch(ns, { ...cluster, label: `test/${ns}`, namespace: ns, batch: 0, clusters: clustersOf(ns, n), ...(ns === "wfkas" || ns === "wstuck" ? { timeoutSeconds: 3 } : {}) });
+                new WorkloadClusterBatch(ns, { ...cluster, label: `test/${ns}`, namespace: ns, batch: 0, clusters: clusterSpecs(ns, n), ...(ns === "wfkas" || ns === "wstuck" ? { timeoutSeconds: 3 } : {}) });
             }
         });
         for (const d of declared) batches[d.name] = d;
@@ -151,7 +138,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
             const b = batches.outage;
             server.faults.failFor(10_000, [500, 503], { namespace: "outage" });
             const t0 = Date.now();
-            const res = await b.provider.create(b.inputs).catch((e: Failed) => e);
+            const res = await b.provider.create(b.inputs).catch((e: BatchFailure) => e);
             const failedAnswers = inNs("outage").filter((r) => r.status >= 500);
             assert.ok(failedAnswers.length > 0 && failedAnswers.every((r) => r.at - t0 < 10_100), "the outage happened, and only for 10 s");
             assert.ok(!(res instanceof Error), `the batch failed during a 10 s outage: ${res instanceof Error ? res.message.split("\n")[0] : ""}`);
@@ -163,7 +150,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
             const b = batches.vanish;
             const running = b.provider.create(b.inputs).then(
                 (r) => ({ ok: true as const, outs: r.outs, id: r.id }),
-                (e: Failed) => ({ ok: false as const, outs: e.properties, id: e.id, message: e.message }),
+                (e: BatchFailure) => ({ ok: false as const, outs: e.properties, id: e.id, message: e.message }),
             );
             await until("vanish-host-00004 inspecting", () => server.store.get(BMH, "vanish", "vanish-host-00004")?.status?.provisioning?.state === "inspecting");
             const uid = server.store.get(BMH, "vanish", "vanish-host-00004")!.metadata.uid;
@@ -195,7 +182,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
             const hosts = (b.inputs.hosts as BmhSpec[]).map((h) => (h.name === "conflict-host-00002" ? { ...h, bootMode: "UEFI" as const } : h));
             const outcome = await b.provider.update(created.id, created.outs, { ...b.inputs, hosts }).then(
                 (r) => ({ ok: true as const, outs: r.outs }),
-                (e: Failed) => ({ ok: false as const, message: e.message }),
+                (e: BatchFailure) => ({ ok: false as const, message: e.message }),
             );
             const online = server.store.get(BMH, "conflict", "conflict-host-00002")!.spec.online;
             assert.equal(online, false, "the other manager's spec.online was taken over silently (applied with force)");
@@ -207,7 +194,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
 
         it("BMO slower than the deadline: a recorded failure naming the hosts still waiting; the next up resumes them to available without duplicates", async () => {
             const b = batches.slowbmo;
-            const err = await failure(() => b.provider.create(b.inputs));
+            const err = await failureOf(() => b.provider.create(b.inputs));
             assert.equal(err.name, "BatchFailedError");
             assert.match(err.message, /deadline of 2s passed: 10 of 10 hosts not available/);
             assert.match(err.message, /slowbmo-host-00000: (registering|inspecting): still waiting/);
@@ -249,7 +236,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
         it("500 and 503 for 10 s on every request: the clusters come up", async () => {
             const b = batches.woutage;
             server.faults.failFor(10_000, [500, 503], { namespace: "woutage" });
-            const res = await b.provider.create(b.inputs).catch((e: Failed) => e);
+            const res = await b.provider.create(b.inputs).catch((e: BatchFailure) => e);
             assert.ok(inNs("woutage").some((r) => r.status >= 500), "the outage happened");
             assert.ok(!(res instanceof Error), `the batch failed during a 10 s outage: ${res instanceof Error ? res.message.split("\n")[0] : ""}`);
             assert.deepEqual(res.outs.status.counts, { Running: 5 });
@@ -258,10 +245,10 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
         it("FKAS down beyond the retries: the batch fails naming FKAS; the next up, FKAS back, brings the clusters up", async () => {
             const b = batches.wfkas;
             await fkas.faults.down();
-            let err: Failed;
+            let err: BatchFailure;
             const started = Date.now();
             try {
-                err = await failure(() => b.provider.create(b.inputs));
+                err = await failureOf(() => b.provider.create(b.inputs));
             } finally {
                 await fkas.faults.up();
             }
@@ -279,7 +266,7 @@ describe("Kubernetes batches under faults (providers rebuilt from __provider, Ku
             server.store.mutate(BMH, "wstuck", "wstuck-host-00001", (h) => {
                 h.metadata.annotations = { ...(h.metadata.annotations ?? {}), [PAUSED_ANNOTATION]: "" };
             });
-            const err = await failure(() => b.provider.create(b.inputs));
+            const err = await failureOf(() => b.provider.create(b.inputs));
             assert.match(err.message, /deadline of 3s passed: \d of 3 clusters not Running/);
             assert.match(err.message, /wstuck-cluster-00001: host available: still waiting/);
             const machines = server.store.list({ group: "cluster.x-k8s.io", plural: "machines" }, { namespace: "wstuck" });

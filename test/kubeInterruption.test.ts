@@ -6,10 +6,9 @@
 // stack in the namespace, checked by listing the server's store.
 import { strict as assert } from "assert";
 import { randomBytes } from "crypto";
-import { ClusterSpec } from "../components/clusters/render";
 import { WorkloadClusterBatch } from "../components/clusters/workloadClusterBatch";
 import { BareMetalHostBatch, BmhSpec } from "../components/enroll/bareMetalHostBatch";
-import { bmhSpecs } from "./support/bmhSpecs";
+import { BatchFailure, bmhSpecs, clusterSpecs, failureOf, NODE_IMAGE_SPEC } from "./support/bmhSpecs";
 import { captureDynamicResources, CapturedResource } from "./support/capturedProvider";
 import { FkasDouble } from "./support/fkasDouble";
 import { KubeApiTestServer } from "./support/kubeApiServer";
@@ -19,7 +18,6 @@ import { SimulatedCapi } from "./support/simulatedCapi";
 const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 const BMH = { group: "metal3.io", plural: "baremetalhosts" };
 const CLUSTERS = { group: "cluster.x-k8s.io", plural: "clusters" };
-const IMAGE = { url: "http://172.22.0.1:6280/images/node-image.raw", checksum: "http://172.22.0.1:6280/images/node-image.raw.sha256sum", checksumType: "sha256", format: "raw" } as const;
 /** Quick BMO: hosts and clusters come and go in tens of milliseconds. */
 const QUICK = ["halfway", "partial", "whalf", "destroy"];
 /** BMO slow to delete (deleting, deprovisioning): a delete with a short deadline is cut off. */
@@ -27,20 +25,8 @@ const SLOW_DELETE = ["middel", "wdel"];
 const NAMESPACES = [...QUICK, ...SLOW_DELETE];
 const QUICK_DELAYS = { registering: 10, inspecting: 20, preparing: 10, power: 5, provisioning: 30, deprovisioning: 30, poweringOffBeforeDelete: 5, deleting: 10 };
 
-type Failed = Error & { id: string; properties: Record<string, any> };
-
-async function failure(run: () => Promise<unknown>): Promise<Failed> {
-    try {
-        await run();
-    } catch (err) {
-        return err as Failed;
-    }
-    throw new Error("expected the operation to fail");
-}
 
 const hostsOf = (ns: string, count: number): BmhSpec[] => bmhSpecs(ns, count, NAMESPACES.indexOf(ns) + 0x60);
-const clustersOf = (ns: string, count: number): ClusterSpec[] =>
-    Array.from({ length: count }, (_, i) => ({ name: `${ns}-cluster-${String(i).padStart(5, "0")}`, controlPlaneHost: `${ns}-host-${String(i).padStart(5, "0")}`, workerHosts: [] }));
 
 describe("Kubernetes batches interrupted, and what a destroy leaves (providers rebuilt from __provider, Kubernetes API test server)", function () {
     this.timeout(120_000);
@@ -73,7 +59,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
         capi = new SimulatedCapi(server, { namespaces: ["whalf", "wdel", "destroy"], fkas });
         const kubeconfig = server.kubeconfigYaml();
         const host = { kubeconfig, bmcUsername: "admin", bmcPassword: `pw-${randomBytes(6).toString("hex")}`, timeoutSeconds: 60, watchTimeoutSeconds: 30 };
-        const cluster = { kubeconfig, fkasUrl: fkas.url, kubernetesVersion: "v1.34.1", image: IMAGE, timeoutSeconds: 60, watchTimeoutSeconds: 30 };
+        const cluster = { kubeconfig, fkasUrl: fkas.url, kubernetesVersion: "v1.34.1", image: NODE_IMAGE_SPEC, timeoutSeconds: 60, watchTimeoutSeconds: 30 };
         const declared = await captureDynamicResources(() => {
             // Two requests in flight, a deadline of 1 s: the applies are cut off part way (see the delay faults below).
             new BareMetalHostBatch("halfway", { ...host, label: "test/halfway", namespace: "halfway", batch: 0, concurrency: 2, timeoutSeconds: 1, hosts: hostsOf("halfway", 40) });
@@ -81,7 +67,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
             new BareMetalHostBatch("middel", { ...host, label: "test/middel", namespace: "middel", batch: 0, timeoutSeconds: 1, hosts: hostsOf("middel", 10) });
             for (const [ns, n] of [["whalf", 6], ["wdel", 3], ["destroy", 5]] as const) {
                 new BareMetalHostBatch(`hosts-${ns}`, { ...host, label: `test/hosts-${ns}`, namespace: ns, batch: 0, hosts: hostsOf(ns, n) });
-                new WorkloadClusterBatch(ns, { ...cluster, label: `test/${ns}`, namespace: ns, batch: 0, clusters: clustersOf(ns, n), ...(ns === "destroy" ? {} : { timeoutSeconds: 1 }) });
+                new WorkloadClusterBatch(ns, { ...cluster, label: `test/${ns}`, namespace: ns, batch: 0, clusters: clusterSpecs(ns, n), ...(ns === "destroy" ? {} : { timeoutSeconds: 1 }) });
             }
         });
         for (const d of declared) batches[d.name] = d;
@@ -101,7 +87,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
         it("a create stopped halfway by its deadline, re-run, finishes without duplicates", async () => {
             const b = batches.halfway;
             server.faults.delay(60, { namespace: "halfway", verb: "apply" });
-            const err = await failure(() => b.provider.create(b.inputs));
+            const err = await failureOf(() => b.provider.create(b.inputs));
             server.faults.clear();
             assert.match(err.message, /deadline of 1s passed/);
             const before = bmhsIn("halfway");
@@ -120,7 +106,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
         it("a delete after a partial create removes everything that exists", async () => {
             const b = batches.partial;
             server.faults.delay(60, { namespace: "partial", verb: "apply" });
-            const err = await failure(() => b.provider.create(b.inputs));
+            const err = await failureOf(() => b.provider.create(b.inputs));
             server.faults.clear();
             const applied = bmhsIn("partial").length;
             assert.ok(applied > 0 && applied < 30, `${applied} of 30 hosts applied: not partial`);
@@ -134,7 +120,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
             const b = batches.middel;
             const created = await b.provider.create({ ...b.inputs, timeoutSeconds: 60 });
             assert.equal(created.outs.status.ready, true);
-            const err = await failure(() => b.provider.delete(created.id, { ...created.outs, timeoutSeconds: 1 }));
+            const err = await failureOf(() => b.provider.delete(created.id, { ...created.outs, timeoutSeconds: 1 }));
             assert.match(err.message, /delete did not finish/);
             assert.equal(bmhsIn("middel").length, 10, "hosts still held by BMO's finalizer");
             assert.ok(bmhsIn("middel").every((h) => h.metadata.deletionTimestamp), "every host is being deleted");
@@ -148,7 +134,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
         it("a create stopped by its deadline, re-run, finishes without duplicate clusters or registrations", async () => {
             const b = batches.whalf;
             server.faults.delay(100, { namespace: "whalf", verb: "apply" });
-            const err = await failure(() => b.provider.create(b.inputs));
+            const err = await failureOf(() => b.provider.create(b.inputs));
             server.faults.clear();
             assert.match(err.message, /deadline of 1s passed/);
             const before = server.store.list(CLUSTERS, { namespace: "whalf" });
@@ -157,7 +143,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
             const res = await b.provider.update(err.id, err.properties, { ...b.inputs, timeoutSeconds: 60 });
             assert.equal(res.outs!.status.ready, true, JSON.stringify(res.outs!.status));
             const after = server.store.list(CLUSTERS, { namespace: "whalf" });
-            assert.deepEqual(after.map((c) => c.metadata.name).sort(), clustersOf("whalf", 6).map((c) => c.name));
+            assert.deepEqual(after.map((c) => c.metadata.name).sort(), clusterSpecs("whalf", 6).map((c) => c.name));
             for (const c of after) if (uids[c.metadata.name]) assert.equal(c.metadata.uid, uids[c.metadata.name], `${c.metadata.name} recreated`);
             const registered = fkas.registered().filter((r) => r.namespace === "whalf");
             assert.equal(registered.length, 6);
@@ -168,7 +154,7 @@ describe("Kubernetes batches interrupted, and what a destroy leaves (providers r
             const b = batches.wdel;
             const created = await b.provider.create({ ...b.inputs, timeoutSeconds: 60 });
             assert.equal(created.outs.status.ready, true, JSON.stringify(created.outs.status));
-            const err = await failure(() => b.provider.delete(created.id, { ...created.outs, timeoutSeconds: 1 }));
+            const err = await failureOf(() => b.provider.delete(created.id, { ...created.outs, timeoutSeconds: 1 }));
             assert.match(err.message, /delete did not finish/);
             await b.provider.delete(created.id, { ...created.outs, timeoutSeconds: 60 });
             assert.deepEqual(server.store.list(CLUSTERS, { namespace: "wdel" }), []);

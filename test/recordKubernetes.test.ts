@@ -17,20 +17,16 @@ import { FkasDouble } from "./support/fkasDouble";
 import { KubeApiTestServer } from "./support/kubeApiServer";
 import { runProgram } from "./support/mockProgram";
 import { filesUnder, readEvents } from "./support/runRecord";
-import { bmhSpecs } from "./support/bmhSpecs";
+import { bmhSpecs, clusterSpecs, NODE_IMAGE_SPEC } from "./support/bmhSpecs";
 import { SimulatedBmo } from "./support/simulatedBmo";
 import { SimulatedCapi } from "./support/simulatedCapi";
 
 const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 const PASSWORD = `bmc-pw-${randomBytes(8).toString("hex")}`;
 const NAMESPACES = ["rec", "recstuck"];
-const IMAGE = { url: "http://172.22.0.1:6280/images/node-image.raw", checksum: "http://172.22.0.1:6280/images/node-image.raw.sha256sum", checksumType: "sha256", format: "raw" } as const;
 
 const hostsFor = (ns: string, count: number): BmhSpec[] => bmhSpecs(ns, count, NAMESPACES.indexOf(ns));
 
-function clustersFor(ns: string, count: number): ClusterSpec[] {
-    return Array.from({ length: count }, (_, i) => ({ name: `${ns}-cluster-${String(i).padStart(5, "0")}`, controlPlaneHost: `${ns}-host-${String(i).padStart(5, "0")}`, workerHosts: [] }));
-}
 
 describe("run record of the Kubernetes batches (providers rebuilt from __provider) against the Kubernetes API test server", function () {
     this.timeout(300_000);
@@ -65,7 +61,7 @@ describe("run record of the Kubernetes batches (providers rebuilt from __provide
                 new BareMetalHostBatch("hosts", { kubeconfig, bmcUsername: "admin", bmcPassword: PASSWORD, timeoutSeconds: 120, watchTimeoutSeconds: 30, namespace: "rec", batch: 0, hosts: hostsFor("rec", 20), runDir });
                 // Nobody reconciles here: every host is still waiting when the deadline passes.
                 new BareMetalHostBatch("stuck", { label: "test/stuck", kubeconfig, bmcUsername: "admin", bmcPassword: PASSWORD, timeoutSeconds: 2, watchTimeoutSeconds: 30, namespace: "recstuck", batch: 0, hosts: hostsFor("recstuck", 25), runDir });
-                new WorkloadClusterBatch("clusters", { kubeconfig, fkasUrl: fkas.url, kubernetesVersion: "v1.34.1", image: IMAGE, timeoutSeconds: 120, watchTimeoutSeconds: 30, namespace: "rec", batch: 0, clusters: clustersFor("rec", 10), runDir });
+                new WorkloadClusterBatch("clusters", { kubeconfig, fkasUrl: fkas.url, kubernetesVersion: "v1.34.1", image: NODE_IMAGE_SPEC, timeoutSeconds: 120, watchTimeoutSeconds: 30, namespace: "rec", batch: 0, clusters: clusterSpecs("rec", 10), runDir });
             },
             { stack: "test", config: {} },
         );

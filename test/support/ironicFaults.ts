@@ -6,8 +6,11 @@ import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
 import { sleep } from "../../components/enroll/bounded";
-import { batchMarker, IronicNodeSpec } from "../../components/enroll/ironicNodeBatch";
-import { IronicLab, IronicNode } from "./ironicLocal";
+import { batchMarker, IronicNodeBatch, IronicNodeSpec } from "../../components/enroll/ironicNodeBatch";
+import { fakeHardwareNodeSpec } from "../../components/enroll/specs";
+import type { Host } from "../../components/inventory/inventory";
+import { captureDynamicResources, CapturedResource } from "./capturedProvider";
+import { batchAccess, IronicLab, IronicNode } from "./ironicLocal";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -116,4 +119,12 @@ export function runInChild(serializedProvider: string, method: "create" | "updat
     });
     child.stdin!.end(JSON.stringify({ provider: serializedProvider, method, args }));
     return { exited, kill: (signal = "SIGKILL") => void child.kill(signal) };
+}
+
+/** One IronicNodeBatch of fake-hardware hosts aimed at `lab`, as the program declares it, rebuilt from `__provider`. */
+export async function declareFakeHardwareBatch(lab: IronicLab, label: string, hosts: readonly Host[], timeoutSeconds: number): Promise<CapturedResource> {
+    const [batch] = await captureDynamicResources(() => {
+        new IronicNodeBatch(label, { label, hosts: hosts.map(fakeHardwareNodeSpec), targetState: "available", timeoutSeconds, ...batchAccess(lab) });
+    });
+    return batch;
 }
