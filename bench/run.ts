@@ -12,7 +12,8 @@ import { fleetFootprint } from "./fleetFootprint";
 import { programSize } from "./programSize";
 import { recordingCost } from "./recording";
 import { bmhEnroll } from "./bmhEnroll";
-import { Bench, BenchSection, fmt } from "./section";
+import { parseResults, renderResults, MeasuredSection } from "./results";
+import { Bench, fmt } from "./section";
 
 // The bench sizes programs, not a lab host: count enough CPUs that the loader's fleet rule admits every size.
 process.env[LAB_HOST_CPUS_ENV] = "1024";
@@ -44,19 +45,9 @@ function commit(): string {
     }
 }
 
-function header(command: string, seconds: number): string {
+function machine(): string {
     const cpus = os.cpus();
-    return [
-        "# Benchmark results",
-        "",
-        "Written by `npm run bench`; every figure below is from the run described here.",
-        "",
-        `- date: ${new Date().toISOString()}`,
-        `- commit: ${commit()}`,
-        `- command: \`${command}\``,
-        `- machine: ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`,
-        `- whole run: ${fmt(seconds)} s`,
-    ].join("\n");
+    return `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
 }
 
 async function main() {
@@ -66,18 +57,22 @@ async function main() {
     const unknown = (only ?? []).filter((name) => !(name in SECTIONS));
     if (unknown.length > 0) throw new Error(`--only: unknown section(s) ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}`);
     const chosen = Object.entries(SECTIONS).filter(([name]) => only === undefined || only.includes(name));
-    const start = Date.now();
-    const sections: BenchSection[] = [];
+    const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
+    const sections: MeasuredSection[] = [];
+    const runStart = Date.now();
     for (const [name, bench] of chosen) {
         console.log(`\n== ${name}`);
+        const start = Date.now();
         const section = await bench({ quick, log: (line) => console.log(`  ${line}`) });
         console.log(`\n${section.markdown}`);
-        sections.push(section);
+        const provenance = `measured by \`${command}\` on ${new Date().toISOString()}, commit ${commit()}, in ${fmt((Date.now() - start) / 1000)} s`;
+        sections.push({ ...section, provenance });
     }
-    const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
-    const text = [header(command, (Date.now() - start) / 1000), ...sections.map((s) => `## ${s.title}\n\n${s.markdown}`)].join("\n\n");
     const out = path.join(__dirname, "RESULTS.md");
-    fs.writeFileSync(out, `${text}\n`);
+    // A run of every section starts the file afresh; `--only` keeps the sections it did not run.
+    const previous = only === undefined || !fs.existsSync(out) ? { sections: [] } : parseResults(fs.readFileSync(out, "utf8"));
+    const wholeRun = only === undefined ? `${fmt((Date.now() - runStart) / 1000)} s, \`${command}\` on ${new Date().toISOString()}` : previous.wholeRun;
+    fs.writeFileSync(out, renderResults(previous, sections, machine(), wholeRun));
     console.log(`\nwritten: ${out}`);
 }
 
