@@ -88,8 +88,8 @@ function floorNote(rows: readonly Row[]): string {
         `${fmt(floor.cpuMs / floor.resources, 1)} ms of CPU per resource (${fmt(floor.cpuMs / 1000, 1)} s), spent by the Pulumi SDK whatever the ` +
         `program puts in a resource (each output property gets four promises, each with a stack trace that the tsx runtime ` +
         `source-maps). The lab's time above that floor is the closure serialization of its dynamic providers, the inputs ` +
-        `themselves (ironic mode: every host's whole node spec in IronicNodeBatch's host list, driver, interfaces and driver_info, ` +
-        `each value serialized, converted and echoed back by the mock runtime), and garbage collection.`
+        `themselves (per host about five values: in ironic mode its name, uuid, boot MAC and BMC in IronicNodeBatch's host list, ` +
+        `what the nodes share declared once per batch; each value serialized, converted and echoed back by the mock runtime), and garbage collection.`
     );
 }
 

@@ -7,7 +7,8 @@ import * as path from "path";
 import { loadLabConfig } from "../components/config/load";
 import { buildInventory, Host, planBatches } from "../components/inventory/inventory";
 import { IronicNodeBatch, IronicNodeSpec } from "../components/enroll/ironicNodeBatch";
-import { fakeHardwareNodeSpec } from "../components/enroll/specs";
+import { IronicNodeEntry, withHostsInFull } from "../components/enroll/nodeDefaults";
+import { fakeHardwareNodeDefaults, fakeHardwareNodeEntry, fakeHardwareNodeSpec } from "../components/enroll/specs";
 import { eventsFile, RecordEvent } from "../components/record/format";
 import { pathClass } from "../components/record/pathClass";
 import { createRun } from "../components/record/run";
@@ -34,7 +35,8 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
             for (const batch of planBatches(hosts, 50)) {
                 new IronicNodeBatch(`ironic-batch-${batch.index}`, {
                     label: `ironic-real/ironic-batch-${batch.index}`,
-                    hosts: batch.hosts.map(fakeHardwareNodeSpec),
+                    hosts: batch.hosts.map(fakeHardwareNodeEntry),
+                    nodeDefaults: fakeHardwareNodeDefaults(),
                     targetState: "available",
                     timeoutSeconds: 240,
                     ...batchAccess(lab),
@@ -79,7 +81,7 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         const served = lab.requestsServedOverTls().map((n, i) => n - servedBefore[i]);
         const total = served.reduce((a, b) => a + b, 0);
         assert.ok(served.every((n) => n > total / 6), `requests per API endpoint: ${served.join(", ")}`);
-        // Per host: create, port, manage, inspect, provide; progress is one list per batch per poll, never a call per host
+        // Per host: create, port, manage, inspect, provide; progress is one list per poll (shared by the batches in flight), never a call per host
         // (the record's conductor look-ups included).
         assert.ok(total < 6 * 200, `${total} requests for 200 hosts`);
         // Progress was shown, and no credential ever reached the output.
@@ -190,6 +192,32 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         assert.equal(node?.provision_state, "available");
     });
 
+    it("a stack's state from before node defaults (every host in full) diffs, refreshes, updates and deletes as the same hosts", async () => {
+        const b = batches[1];
+        const label = b.inputs.label;
+        const stored = withHostsInFull(outs[1]);
+        assert.deepEqual(stored.hosts[0], fakeHardwareNodeSpec(inventory[50]));
+        assert.equal((await b.provider.diff(label, stored, b.inputs)).changes, false, "the next up changes nothing");
+        const { props } = await b.provider.read(label, stored);
+        assert.deepEqual([props.status.ready, props.status.counts], [true, { available: 50 }]);
+        assert.deepEqual(props.hosts, stored.hosts, "a refresh keeps the stored shape");
+        // The next up changes one host, declared the new way: only its node is touched.
+        const updatedAt = new Map((await lab.listNodes()).map((n) => [n.uuid, n.updated_at]));
+        const news = { ...b.inputs, hosts: b.inputs.hosts.map((h: IronicNodeEntry, i: number) => (i === 0 ? { ...h, properties: { cpu_arch: "aarch64" } } : h)) };
+        const result = await b.provider.update(label, props, news);
+        assert.equal(result.outs!.status.ready, true);
+        assert.deepEqual([result.outs!.hosts, result.outs!.nodeDefaults], [news.hosts, b.inputs.nodeDefaults], "outputs take the declared shape");
+        const touched = (await lab.listNodes()).filter((n) => n.updated_at !== updatedAt.get(n.uuid)).map((n) => n.name);
+        assert.deepEqual(touched, [news.hosts[0].name]);
+        assert.deepEqual((await lab.getNode(news.hosts[0].uuid)).properties, { cpu_arch: "aarch64" });
+        // `pulumi destroy` of that state: the final test finds the batch gone.
+        await b.provider.delete(label, withHostsInFull(result.outs!));
+        const left = new Set((await lab.listNodes()).map((n) => n.uuid));
+        assert.deepEqual(news.hosts.filter((h: IronicNodeEntry) => left.has(h.uuid)), []);
+        assert.equal(left.size, 150);
+        [outs[1], batches[1]] = [result.outs!, { ...b, inputs: news }];
+    });
+
     it("records a batch whose deadline passed as created-but-failed, and the next update resumes it", async () => {
         const [slow] = await declareBatches(inventory.slice(0, 50).map((h) => ({ ...h, name: h.name.replace("host", "late"), uuid: h.uuid.replace(/^.{8}/, "0000aaaa") })) as Host[], {
             label: "ironic-real/late-batch",
@@ -221,9 +249,14 @@ describe("IronicNodeBatch against a real Ironic with 3 conductors @real", functi
         await slow.provider.delete(failure.id, resumed.outs!);
     });
 
-    it("delete removes every node of each batch and waits; deleting again succeeds", async () => {
-        for (const [i, b] of batches.entries()) await b.provider.delete(b.inputs.label, { ...outs[i], ...b.inputs });
+    it("delete removes every node of each batch and waits, the 4 batches at once sharing node lists; deleting again succeeds", async () => {
+        const answersBefore = lab.servedOverTls().length;
+        await Promise.all(batches.map((b, i) => b.provider.delete(b.inputs.label, { ...outs[i], ...b.inputs })));
         assert.equal((await lab.listNodes()).length, 0);
+        // One list served several batches at once (the batches' common marker prefix), not one list per batch per poll.
+        const lists = lab.servedOverTls().slice(answersBefore).filter((r) => r.method === "GET" && r.path === "/v1/nodes");
+        const shared = `description_contains=${encodeURIComponent("[metal3-scale-lab:ironic-real/ironic-batch-")}&`;
+        assert.ok(lists.some((r) => r.query.includes(shared)), lists.map((r) => decodeURIComponent(r.query)).join("\n"));
         await batches[0].provider.delete(batches[0].inputs.label, outs[0]);
     });
 });

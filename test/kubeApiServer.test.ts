@@ -24,6 +24,7 @@ import {
 } from '@kubernetes/client-node';
 import { KubeApiTestServer, KObj } from './support/kubeApiServer';
 import { SimulatedBmo, BMH_FINALIZER, SECRET_FINALIZER } from './support/simulatedBmo';
+import { until } from './support/until';
 
 const G = 'metal3.io';
 const V = 'v1alpha1';
@@ -53,14 +54,6 @@ async function apiError(p: Promise<unknown>): Promise<{ code: number; status: St
     assert.fail('expected the call to fail');
 }
 
-async function until(pred: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!pred()) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 5));
-    }
-}
-
 /** Records the events of one client-node Watch. */
 class WatchRecorder {
     events: { type: string; object: any }[] = [];
@@ -87,7 +80,7 @@ class WatchRecorder {
     }
 
     async waitFor(pred: (w: WatchRecorder) => boolean, timeoutMs = 5000): Promise<void> {
-        await until(() => pred(this), timeoutMs, 'watch events');
+        await until('watch events', () => pred(this), timeoutMs, 5);
     }
 
     stop(): void {
@@ -173,7 +166,7 @@ describe('KubeApiTestServer (via @kubernetes/client-node 1.4)', function () {
                 assert.ok(res.resources.some((r: any) => r.name === plural), `${plural}.${group}`);
                 assert.equal((await apiError(crd.listNamespacedCustomObject({ group, version: 'v1beta1', namespace: NS, plural }))).code, 404);
             }
-            const created: any = await crd.createNamespacedCustomObject({ group: 'cluster.x-k8s.io', version: 'v1beta2', namespace: NS, plural: 'clusters', body: { apiVersion: 'cluster.x-k8s.io/v1beta2', kind: 'Cluster', metadata: { name: 'c1' } } });
+            const created: any = await crd.createNamespacedCustomObject({ group: 'cluster.x-k8s.io', version: 'v1beta2', namespace: NS, plural: 'clusters', body: { apiVersion: 'cluster.x-k8s.io/v1beta2', kind: 'Cluster', metadata: { name: 'c1' }, spec: {} } });
             assert.equal(created.apiVersion, 'cluster.x-k8s.io/v1beta2');
             assert.equal(server.store.resource('clusters').version, 'v1beta2');
         });
@@ -257,7 +250,7 @@ describe('KubeApiTestServer (via @kubernetes/client-node 1.4)', function () {
             assert.equal(created.metadata.generation, 1);
 
             const withStatus: any = await crd.patchNamespacedCustomObjectStatus(
-                { group: G, version: V, namespace: NS, plural: P, name: 'st-1', body: { status: { provisioning: { state: 'registering' } }, spec: { online: false } } },
+                { group: G, version: V, namespace: NS, plural: P, name: 'st-1', body: { status: { provisioning: { ID: '', state: 'registering' }, errorMessage: '', operationalStatus: '', poweredOn: false }, spec: { online: false } } },
                 MERGE,
             );
             assert.equal(withStatus.status.provisioning.state, 'registering');
@@ -432,10 +425,10 @@ describe('KubeApiTestServer (via @kubernetes/client-node 1.4)', function () {
             for (const [i, name] of batch.entries()) {
                 await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name }, data: { i: String(i) } } });
                 if (i % 10 === 5) {
-                    await until(() => w.events.length > 0 || seen.length > 0);
+                    await until('an event', () => w.events.length > 0 || seen.length > 0, 5000, 5);
                     drain();
                     assert.ok(server.dropWatches() >= 1);
-                    await until(() => w.ended);
+                    await until('the watch to end', () => w.ended, 5000, 5);
                     // a few writes happen while nobody is watching
                     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `gap-${i}` } } });
                     names.push(`gap-${i}`);
@@ -443,10 +436,10 @@ describe('KubeApiTestServer (via @kubernetes/client-node 1.4)', function () {
                     reconnects++;
                 }
             }
-            await until(() => {
+            await until('every write seen', () => {
                 drain();
                 return seen.length >= names.length;
-            });
+            }, 5000, 5);
             w.stop();
             assert.equal(reconnects, 3);
             assert.equal(seen.length, names.length, 'no duplicates');
@@ -598,23 +591,22 @@ describe('SimulatedBmo', function () {
         assert.ok(bmo.stats.maxInspecting <= 20);
     });
 
-    it('fails an injected host with its message and keeps it failed', async () => {
+    it('fails an injected host with its message in its state, retried with errorCount growing until cleared', async () => {
         bmo.failHost('bad-0', { state: 'inspecting', errorType: 'inspection error', errorMessage: 'timeout waiting for IPA ramdisk' });
         for (const n of ['ok-0', 'bad-0']) {
             await apply(secret(`${n}-bmc-secret`, { username: 'admin', password: 'pw' }));
             await apply(bmh(n));
         }
         await bmo.waitForState(NS, ['ok-0'], 'available');
-        await bmo.waitFor((hs) => hs.some((h) => h.metadata.name === 'bad-0' && h.status?.operationalStatus === 'error'));
-        await new Promise((r) => setTimeout(r, 150));
+        await bmo.waitFor((hs) => hs.some((h) => h.metadata.name === 'bad-0' && h.status?.operationalStatus === 'error' && h.status.errorCount >= 3));
         const h = await host('bad-0');
         assert.equal(h.status.provisioning.state, 'inspecting');
         assert.equal(h.status.operationalStatus, 'error');
         assert.equal(h.status.errorType, 'inspection error');
         assert.equal(h.status.errorMessage, 'timeout waiting for IPA ramdisk');
-        assert.equal(h.status.errorCount, 1);
         bmo.clearFailure('bad-0');
         await bmo.waitForState(NS, ['bad-0'], 'available');
+        assert.equal((await host('bad-0')).status.errorCount, 0);
     });
 
     it('holds a host without usable credentials in registering/error until the secret is fixed', async () => {
@@ -653,7 +645,7 @@ describe('SimulatedBmo', function () {
         assert.ok(states.includes('deleting'));
         assert.equal((await apiError(host('d-0'))).code, 404);
         // BMO released its secret finalizer; the garbage collector removes the secret it owned
-        await until(() => server.store.get('secrets', NS, 'd-0-bmc-secret') === undefined);
+        await until('the secret collected', () => server.store.get('secrets', NS, 'd-0-bmc-secret') === undefined, 5000, 5);
         assert.ok(server.store.get('secrets', NS, 'd-1-bmc-secret'));
         assert.ok(bmo.stats.finalizersRemoved >= 1);
     });
@@ -671,7 +663,7 @@ describe('SimulatedBmo', function () {
         assert.equal(h.status.poweredOn, true);
         assert.ok(h.status.operationHistory.provision.end);
         await crd.patchNamespacedCustomObject({ group: G, version: V, namespace: NS, plural: P, name: 'p-0', body: { spec: { image: null, online: false } } }, MERGE);
-        await until(() => w.events.some((e) => e.object.status.provisioning.state === 'deprovisioning'), 5000, 'deprovisioning');
+        await until('deprovisioning', () => w.events.some((e) => e.object.status.provisioning.state === 'deprovisioning'), 5000, 5);
         await bmo.waitForState(NS, ['p-0'], 'available');
         w.stop();
         h = await host('p-0');
@@ -682,7 +674,7 @@ describe('SimulatedBmo', function () {
         // no checksum: a provisioning error (Image.GetChecksum), the host goes back to available and stays there
         const w2 = await WatchRecorder.start(kc, `/apis/${G}/${V}/namespaces/${NS}/${P}`, { resourceVersion: server.store.resourceVersion, fieldSelector: 'metadata.name=p-0' });
         await crd.patchNamespacedCustomObject({ group: G, version: V, namespace: NS, plural: P, name: 'p-0', body: { spec: { image: { url: image.url }, online: true } } }, MERGE);
-        await until(() => w2.events.some((e) => e.object.status.errorType === 'provisioning error') && server.store.get(P, NS, 'p-0')!.status.provisioning.state === 'available', 5000, 'failed provisioning undone');
+        await until('failed provisioning undone', () => w2.events.some((e) => e.object.status.errorType === 'provisioning error') && server.store.get(P, NS, 'p-0')!.status.provisioning.state === 'available', 5000, 5);
         await new Promise((r) => setTimeout(r, 300));
         w2.stop();
         assert.equal(w2.events.find((e) => e.object.status.errorType)!.object.status.errorMessage, 'checksum is required for normal images');
@@ -718,7 +710,7 @@ describe('SimulatedBmo', function () {
         assert.equal(ns.status?.phase, 'Terminating');
         const e = await apiError(core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'late' } } }));
         assert.equal(e.code, 403);
-        await until(() => server.store.get('namespaces', '', NS) === undefined);
+        await until('the namespace gone', () => server.store.get('namespaces', '', NS) === undefined, 5000, 5);
         assert.equal(server.store.count(P), 0);
         assert.equal(server.store.count('secrets'), 0);
         assert.equal(bmo.stats.finalizersRemoved, 2);

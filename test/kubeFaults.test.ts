@@ -24,6 +24,7 @@ import { KubeApiTestServer } from "./support/kubeApiServer";
 import { readEvents } from "./support/runRecord";
 import { PAUSED_ANNOTATION, SimulatedBmo } from "./support/simulatedBmo";
 import { SimulatedCapi } from "./support/simulatedCapi";
+import { sleep, until } from "./support/until";
 
 const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 const BMH = { group: "metal3.io", plural: "baremetalhosts" };
@@ -36,17 +37,6 @@ const SLOW = "slowbmo";
 /** Fast BMO: the workload-cluster namespaces and the conflict one. */
 const FAST = ["conflict", "wcut", "woutage", "wfkas", "wstuck"];
 const NAMESPACES = [CUT, ...PACED, SLOW, ...FAST];
-
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!cond()) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(20);
-    }
-}
 
 const hostsOf = (ns: string, count: number): BmhSpec[] => bmhSpecs(ns, count, NAMESPACES.indexOf(ns) + 0x40);
 

@@ -94,7 +94,7 @@ describe("status: live counts from the lab's APIs", function () {
             const states = ["available", "available", "inspecting", "registering"];
             for (const [i, state] of states.entries()) {
                 const bmh = server.store.create("baremetalhosts", { apiVersion: "metal3.io/v1alpha1", kind: "BareMetalHost", metadata: { name: `h-${i}`, namespace: "metal3", labels: labels("live") }, spec: { online: true } });
-                server.store.updateStatus("baremetalhosts", { ...bmh, status: { provisioning: { state }, operationalStatus: i === 3 ? "error" : "OK" } });
+                server.store.updateStatus("baremetalhosts", { ...bmh, status: { provisioning: { ID: "", state }, operationalStatus: i === 3 ? "error" : "OK", errorMessage: "", poweredOn: false } });
             }
             server.store.create("baremetalhosts", { apiVersion: "metal3.io/v1alpha1", kind: "BareMetalHost", metadata: { name: "other", namespace: "metal3", labels: labels("live2") }, spec: { online: true } });
             const cluster = server.store.create("clusters", { apiVersion: "cluster.x-k8s.io/v1beta2", kind: "Cluster", metadata: { name: "c-0", namespace: "metal3", labels: labels("live") }, spec: {} });

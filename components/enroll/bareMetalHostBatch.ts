@@ -10,7 +10,7 @@ import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, 
 import type { HostObservation } from "./tracker";
 import { apiOutageRetry, KubeBatchArgs, kubeBatchCheck, kubeBatchProps, MANAGED_BY } from "./kubeBatchArgs";
 import { followCollection, isKubeApiError, KubeClient, redactText } from "./kubeClient";
-import type { KubeObject } from "./kubeClient";
+import type { KubeApiError, KubeObject } from "./kubeClient";
 
 export interface BmhSpec {
     /** BareMetalHost name (DNS-1123, at most 63 characters: it is also a label value). */
@@ -44,6 +44,10 @@ export interface BareMetalHostBatchInputs extends BatchInputs<BmhSpec> {
     readonly concurrency: number;
     /** Each watch request ends after this long and is resumed from its last resourceVersion. */
     readonly watchTimeoutSeconds: number;
+    /** A host in error fails once BMO's errorCount reaches this (below it BMO is retrying); default BMH_ERROR_POLICY. */
+    readonly maxErrorCount?: number;
+    /** ...or once one error has lasted this long without BMO clearing it (0: any error fails); default BMH_ERROR_POLICY. */
+    readonly errorGraceSeconds?: number;
 }
 
 export type BareMetalHostBatchOutputs = BatchOutputs<BareMetalHostBatchInputs>;
@@ -66,6 +70,11 @@ const BOOT_MODES: readonly string[] = ["legacy", "UEFI", "UEFISecureBoot"];
 const INSPECTION_MODES: readonly string[] = ["agent", "disabled"];
 /** Kubernetes answers that concern one object (the others stop the whole batch: auth, missing CRD/namespace...). */
 const PER_HOST_STATUS: readonly number[] = [400, 409, 422];
+
+/** A validating webhook's denial (BMO's `baremetalhost.metal3.io`) concerns one object; any other 403 (RBAC) stops the batch. */
+export function isAdmissionDenial(err: unknown): err is KubeApiError {
+    return isKubeApiError(err) && err.status === 403 && /admission webhook "[^"]*" denied the request/.test(err.message);
+}
 
 /**
  * States that count as `target` reached. A host that went past `available`
@@ -149,20 +158,69 @@ interface Bmh extends KubeObject {
         readonly operationalStatus?: string;
         readonly errorType?: string;
         readonly errorMessage?: string;
+        readonly errorCount?: number;
     };
 }
 
-/** What the tracker is told about a BareMetalHost while waiting for `target`; BMO's message is cleared of `secrets` (it may quote the BMC's answer). */
-export function observeBmh(bmh: Bmh, target: string, secrets: readonly string[] = []): HostObservation {
+/**
+ * When a BareMetalHost in error (`operationalStatus: error`) counts as failed. BMO retries errors
+ * itself (BMO v0.13.2 internal/controller/metal3.io/action_result.go calculateBackoff): after the n-th
+ * error in a state it waits 2^n minutes minus up to half (1–2 min, 2–4, 4–8...), restarts the
+ * operation with the error cleared and resets errorCount to 0 once the state succeeds. So an error is
+ * transient until errorCount reaches `maxErrorCount` (4: past BMO's own retryCount of 3,
+ * host_state_machine.go; about 7–14 min of retries), or until one error lasts `errorGraceSeconds`
+ * without BMO clearing it (600 s: more than the 8 min BMO waits at most before retrying an error
+ * counted 3, so BMO is not retrying it; it waits for a fix, e.g. of the BMC Secret). The state decides
+ * first: a host already in the target state is done, an error there (a power management error on an
+ * `available` host) is shown only.
+ */
+export const BMH_ERROR_POLICY = { maxErrorCount: 4, errorGraceSeconds: 600 };
+
+export interface BmhErrorPolicy {
+    readonly maxErrorCount: number;
+    readonly errorGraceMs: number;
+}
+
+/** The batch's error policy: its inputs, or BMH_ERROR_POLICY's defaults. */
+export function errorPolicy(inputs: Pick<BareMetalHostBatchInputs, "maxErrorCount" | "errorGraceSeconds">): BmhErrorPolicy {
+    const given = (v: unknown): v is number => v !== undefined && v !== null && Number.isFinite(Number(v));
+    return {
+        maxErrorCount: given(inputs.maxErrorCount) ? Number(inputs.maxErrorCount) : BMH_ERROR_POLICY.maxErrorCount,
+        errorGraceMs: (given(inputs.errorGraceSeconds) ? Number(inputs.errorGraceSeconds) : BMH_ERROR_POLICY.errorGraceSeconds) * 1000,
+    };
+}
+
+/**
+ * What the tracker is told about a BareMetalHost while waiting for `target`, under `policy`, its
+ * current error having lasted `errorForMs`. BMO's message is shown whether the error fails the host
+ * (`error`) or is being retried (`retrying`), cleared of `secrets` (it may quote the BMC's answer).
+ */
+export function observeBmh(bmh: Bmh, target: string, secrets: readonly string[] = [], policy: BmhErrorPolicy = errorPolicy({}), errorForMs = 0): HostObservation {
     const status = bmh.status ?? {};
-    const state = status.provisioning?.state || (bmh.metadata.deletionTimestamp ? "deleting" : "new");
-    if (status.operationalStatus === "error") {
-        return { state, error: redactText(`${status.errorType || "error"}: ${status.errorMessage || "(no message)"}`, secrets) };
-    }
-    if (bmh.metadata.deletionTimestamp) return { state: state === "new" ? "deleting" : state };
+    const deleting = !!bmh.metadata.deletionTimestamp;
+    const state = status.provisioning?.state || (deleting ? "deleting" : "new");
     // Later lifecycle states count as the target (the tracker compares states exactly).
-    if (state !== target && doneStates(target).includes(state)) return { state: target };
-    return { state };
+    const done = !deleting && doneStates(target).includes(state);
+    const shown = done ? target : state;
+    if (status.operationalStatus !== "error") return { state: shown };
+    const message = redactText(`${status.errorType || "error"}: ${status.errorMessage || "(no message)"}`, secrets);
+    const count = Number(status.errorCount) || 0;
+    if (!done && (deleting || count >= policy.maxErrorCount || errorForMs >= policy.errorGraceMs)) return { state: shown, error: message };
+    return { state: shown, retrying: `${message} (errorCount ${count}; BMO retries)` };
+}
+
+/** How long each host has been in error without a break: the clock of the policy's grace period. */
+export function errorClock(now: () => number = Date.now): (bmh: Bmh) => number {
+    const since: Record<string, number> = {};
+    return (bmh) => {
+        const name = bmh.metadata.name;
+        if (bmh.status?.operationalStatus !== "error") {
+            delete since[name];
+            return 0;
+        }
+        since[name] ??= now();
+        return now() - since[name];
+    };
 }
 
 function paths(namespace: string) {
@@ -174,25 +232,76 @@ function paths(namespace: string) {
 }
 
 async function connect(inputs: BareMetalHostBatchInputs, ctx: WaitContext): Promise<KubeClient> {
-    return KubeClient.connect({ kubeconfig: inputs.kubeconfig, maxInFlight: Number(inputs.concurrency) || 10, redact: [inputs.bmcPassword], ...apiOutageRetry(ctx), onRequest: (r) => ctx.tracker.request(r) });
+    return KubeClient.connect({
+        kubeconfig: inputs.kubeconfig,
+        maxInFlight: Number(inputs.concurrency) || 10,
+        redact: [inputs.bmcPassword],
+        ...apiOutageRetry(ctx),
+        onRequest: (r) => ctx.tracker.request(r),
+        // Shown in the progress under the object's name (a host, or its Secret): the API server accepted the write but says something about it.
+        onWarning: (warning, method, path) => ctx.tracker.note(decodeURIComponent(path.split("/").pop() ?? path), `Kubernetes ${method} warning: ${warning}`),
+    });
 }
 
 /**
  * Server-side apply of one object, never forced: a field another manager set to another value
  * (kubectl edit, a controller) is a 409 naming the field and the manager, not silently taken back.
+ * `fieldValidation=Strict`: a field the installed CRD does not know (a typo, or a field newer than
+ * the pinned BMO/CAPI release) is a 400 naming it, instead of being pruned with only a warning.
  */
-export async function applyObject(client: KubeClient, collection: string, name: string, manifest: unknown, fieldManager: string): Promise<void> {
-    await client.request("PATCH", `${collection}/${encodeURIComponent(name)}`, {
-        query: { fieldManager },
+export async function applyObject(client: KubeClient, collection: string, name: string, manifest: unknown, fieldManager: string): Promise<KubeObject | undefined> {
+    const { data } = await client.request<KubeObject | undefined>("PATCH", `${collection}/${encodeURIComponent(name)}`, {
+        query: { fieldManager, fieldValidation: "Strict" },
         body: manifest,
         contentType: "application/apply-patch+yaml",
     });
+    return data;
+}
+
+interface OwnerRef {
+    readonly apiVersion?: string;
+    readonly kind?: string;
+    readonly name?: string;
+    readonly uid?: string;
 }
 
 /**
- * Applies each host's Secret then BareMetalHost (2 requests per host). An
- * error about one object marks that host failed and the others go on; any
- * other error (auth, missing namespace or CRD) stops the batch.
+ * A host's Secret's owner references with the reference to an earlier BareMetalHost of the same name
+ * replaced by one to `bmh`; undefined when none is stale. BMO owns the Secret by the host it claimed it
+ * for: once that host was deleted and re-created, the Secret still names the old uid, and a lagging
+ * garbage collector deletes the re-applied Secret unless it has a live owner by then.
+ */
+export function refreshedOwnerRefs(secret: KubeObject | undefined, bmh: KubeObject | undefined): OwnerRef[] | undefined {
+    const name = bmh?.metadata?.name;
+    const uid = (bmh?.metadata as { uid?: string } | undefined)?.uid;
+    if (!name || !uid) return undefined;
+    const refs = ((secret?.metadata as { ownerReferences?: OwnerRef[] } | undefined)?.ownerReferences ?? []).filter((r) => r && typeof r === "object");
+    const isHost = (r: OwnerRef) => r.kind === "BareMetalHost" && String(r.apiVersion ?? "").startsWith("metal3.io/") && r.name === name;
+    if (!refs.some((r) => isHost(r) && r.uid !== uid)) return undefined;
+    // The reference BMO itself writes (controllerutil.SetOwnerReference: no controller flag).
+    return [...refs.filter((r) => !isHost(r)), { apiVersion: "metal3.io/v1alpha1", kind: "BareMetalHost", name, uid }];
+}
+
+/** Points a re-applied host's Secret at its new BareMetalHost (1 request, only after a re-create); re-applies it if it was collected meanwhile. */
+async function claimForNewHost(client: KubeClient, inputs: BareMetalHostBatchInputs, spec: BmhSpec, secret: KubeObject | undefined, bmh: KubeObject | undefined, fieldManager: string): Promise<void> {
+    const refs = refreshedOwnerRefs(secret, bmh);
+    if (!refs) return;
+    const p = paths(inputs.namespace);
+    const { status } = await client.request("PATCH", `${p.secrets}/${encodeURIComponent(secretName(spec.name))}`, {
+        query: { fieldManager },
+        body: { metadata: { ownerReferences: refs } },
+        contentType: "application/merge-patch+json",
+        okStatuses: [404],
+    });
+    if (status === 404) await applyObject(client, p.secrets, secretName(spec.name), secretManifest(inputs, spec), fieldManager);
+}
+
+/**
+ * Applies each host's Secret then BareMetalHost (2 requests per host; a
+ * re-created host one more, see refreshedOwnerRefs). An error about one
+ * object (400, 409, 422, an admission webhook's 403 denial) marks that host
+ * failed and the others go on; any other error (auth, missing namespace or
+ * CRD) stops the batch.
  */
 async function applyHosts(client: KubeClient, inputs: BareMetalHostBatchInputs, hosts: readonly BmhSpec[], ctx: WaitContext): Promise<void> {
     const p = paths(inputs.namespace);
@@ -205,11 +314,12 @@ async function applyHosts(client: KubeClient, inputs: BareMetalHostBatchInputs, 
             // Past the deadline the rest stay unapplied ("still waiting"): the next up resumes them.
             if (stop !== undefined || ctx.deadline.passed()) return;
             try {
-                await applyObject(client, p.secrets, secretName(spec.name), secretManifest(inputs, spec), fieldManager);
-                await applyObject(client, p.bmhs, spec.name, bmhManifest(inputs, spec), fieldManager);
+                const secret = await applyObject(client, p.secrets, secretName(spec.name), secretManifest(inputs, spec), fieldManager);
+                const bmh = await applyObject(client, p.bmhs, spec.name, bmhManifest(inputs, spec), fieldManager);
+                await claimForNewHost(client, inputs, spec, secret, bmh, fieldManager);
                 if (!ctx.tracker.stateOf(spec.name)) ctx.tracker.observe(spec.name, { state: "applied" });
             } catch (err) {
-                if (isKubeApiError(err) && PER_HOST_STATUS.includes(err.status)) {
+                if ((isKubeApiError(err) && PER_HOST_STATUS.includes(err.status)) || isAdmissionDenial(err)) {
                     ctx.tracker.observe(spec.name, { state: "not applied", error: err.message });
                 } else {
                     stop ??= err;
@@ -223,7 +333,8 @@ async function applyHosts(client: KubeClient, inputs: BareMetalHostBatchInputs, 
 }
 
 const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
-    connectionKeys: ["kubeconfig", "concurrency", "timeoutSeconds", "watchTimeoutSeconds"],
+    // How to wait, not what to create: changing them does not re-run a finished batch.
+    connectionKeys: ["kubeconfig", "concurrency", "timeoutSeconds", "watchTimeoutSeconds", "maxErrorCount", "errorGraceSeconds"],
 
     secrets: (inputs) => [inputs.bmcPassword],
 
@@ -231,6 +342,12 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
         const failures = kubeBatchCheck(inputs);
         if (typeof inputs.bmcUsername !== "string" || inputs.bmcUsername === "") failures.push({ property: "bmcUsername", reason: "bmcUsername must be a non-empty string" });
         if (typeof inputs.bmcPassword !== "string" || inputs.bmcPassword === "") failures.push({ property: "bmcPassword", reason: "bmcPassword must be a non-empty string" });
+        if (inputs.maxErrorCount !== undefined && !(Number.isInteger(Number(inputs.maxErrorCount)) && Number(inputs.maxErrorCount) >= 1)) {
+            failures.push({ property: "maxErrorCount", reason: `maxErrorCount must be an integer >= 1 (BMO's errorCount at which a host fails), got ${inputs.maxErrorCount}` });
+        }
+        if (inputs.errorGraceSeconds !== undefined && !(Number(inputs.errorGraceSeconds) >= 0)) {
+            failures.push({ property: "errorGraceSeconds", reason: `errorGraceSeconds must be a number >= 0, got ${inputs.errorGraceSeconds}` });
+        }
         if (!TARGETS.includes(inputs.targetState)) failures.push({ property: "targetState", reason: `targetState must be one of ${TARGETS.join(", ")}; got ${inputs.targetState}` });
         for (const [i, h] of inputs.hosts.entries()) {
             if (!h || typeof h.name !== "string") continue; // reported by the shared check
@@ -267,6 +384,16 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
         const ours = (name: unknown): name is string => typeof name === "string" && Object.prototype.hasOwnProperty.call(specs, name);
         const reapplied: string[] = [];
         const failedApply = (name: string) => ctx.tracker.stateOf(name)?.state === "not applied";
+        // The error policy's clock: hosts in error are looked at again each tick, their grace period may run out.
+        const policy = errorPolicy(inputs);
+        const erroredFor = errorClock();
+        const inError: Record<string, Bmh> = {};
+        const see = (bmh: Bmh) => {
+            const ms = erroredFor(bmh);
+            if (bmh.status?.operationalStatus === "error") inError[bmh.metadata.name] = bmh;
+            else delete inError[bmh.metadata.name];
+            ctx.tracker.observe(bmh.metadata.name, observeBmh(bmh, inputs.targetState, [inputs.bmcPassword], policy, ms));
+        };
         // Hosts absent from the list although they should exist (deleted behind our back, or unchanged
         // hosts of an update that someone removed): applied once more, from the next tick.
         let missing: BmhSpec[] = [];
@@ -281,19 +408,22 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
                         if (!ours(bmh.metadata.name)) continue;
                         seen[bmh.metadata.name] = true;
                         // A host whose apply was refused (e.g. a conflict) keeps that failure: its object is not what we declared.
-                        if (!failedApply(bmh.metadata.name)) ctx.tracker.observe(bmh.metadata.name, observeBmh(bmh, inputs.targetState, [inputs.bmcPassword]));
+                        if (!failedApply(bmh.metadata.name)) see(bmh);
                     }
                     missing = wanted.filter((n) => !seen[n] && !failedApply(n) && !reapplied.includes(n)).map((n) => specs[n]);
                 },
                 onEvent(type, bmh) {
                     const name = bmh.metadata?.name;
                     if (!ours(name) || failedApply(name)) return;
-                    if (type === "DELETED") ctx.tracker.observe(name, { state: "deleted", error: "the BareMetalHost was deleted while the batch waited for it" });
-                    else ctx.tracker.observe(name, observeBmh(bmh, inputs.targetState, [inputs.bmcPassword]));
+                    if (type === "DELETED") {
+                        delete inError[name];
+                        ctx.tracker.observe(name, { state: "deleted", error: "the BareMetalHost was deleted while the batch waited for it" });
+                    } else see(bmh);
                 },
                 finished: () => ctx.tracker.settled(),
                 remaining: () => ctx.deadline.remaining(),
                 tick: () => {
+                    for (const bmh of Object.values(inError)) see(bmh);
                     if (missing.length > 0) {
                         const again = missing;
                         missing = [];
@@ -318,7 +448,7 @@ const driver: HostDriver<BmhSpec, BareMetalHostBatchInputs> = {
             for (const bmh of data.items ?? []) present[bmh.metadata.name] = bmh;
             for (const h of inputs.hosts) {
                 const bmh = present[h.name];
-                ctx.tracker.observe(h.name, bmh ? observeBmh(bmh, inputs.targetState, [inputs.bmcPassword]) : { state: "absent" });
+                ctx.tracker.observe(h.name, bmh ? observeBmh(bmh, inputs.targetState, [inputs.bmcPassword], errorPolicy(inputs)) : { state: "absent" });
             }
         } finally {
             client.close();
@@ -388,6 +518,10 @@ export interface BareMetalHostBatchArgs extends KubeBatchArgs {
     readonly bmcPassword: pulumi.Input<string>;
     /** Default "available". */
     readonly targetState?: pulumi.Input<string>;
+    /** BMO's errorCount at which a host in error fails; default BMH_ERROR_POLICY.maxErrorCount (4). */
+    readonly maxErrorCount?: pulumi.Input<number>;
+    /** How long one error may last before the host fails; default BMH_ERROR_POLICY.errorGraceSeconds (600). */
+    readonly errorGraceSeconds?: pulumi.Input<number>;
     readonly timeoutSeconds: pulumi.Input<number>;
 }
 

@@ -62,6 +62,11 @@ export interface HostDriver<H extends NamedHost, I extends BatchInputs<H>> {
     observers?(inputs: I): BatchObserver[];
     /** Secret inputs (passwords, tokens): never written to the run record. */
     secrets?(inputs: I): string[];
+    /**
+     * The inputs with every host in full, for a kind that declares fields its hosts share once
+     * (default: as declared). Gets any shape a stack's state may hold; outputs keep the declared one.
+     */
+    expand?(declared: I): I;
 }
 
 /**
@@ -96,6 +101,8 @@ function sharedCheck<H extends NamedHost>(inputs: BatchInputs<H>): pulumi.dynami
 }
 
 export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>(driver: HostDriver<H, I>): pulumi.dynamic.ResourceProvider {
+    const full = (declared: I): I => (driver.expand ? driver.expand(declared) : declared);
+
     /** A batch-wide input other than the hosts and the connection changed. */
     const settingsChanged = (olds: Record<string, unknown> | I, news: I): boolean =>
         [...new Set([...Object.keys(olds), ...Object.keys(news)])].some(
@@ -130,13 +137,14 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
         }
     };
 
-    /** Applies `toApply`, waits for all of `inputs.hosts`, and returns outs or throws a recording error. */
+    /** Applies `toApply`, waits for all of `inputs.hosts`, and returns outs (as declared) or throws a recording error. */
     const converge = async (id: string, inputs: I, toApply: readonly H[], record?: BatchRecord): Promise<BatchOutputs<I>> => {
-        const ctx = tracking(inputs, inputs.hosts, [inputs.targetState], inputs.label, record);
+        const all = full(inputs);
+        const ctx = tracking(all, all.hosts, [inputs.targetState], inputs.label, record);
         let error: unknown;
         try {
-            if (toApply.length > 0) await driver.apply(inputs, toApply, ctx);
-            await driver.waitForHosts(inputs, ctx);
+            if (toApply.length > 0) await driver.apply(all, toApply, ctx);
+            await driver.waitForHosts(all, ctx);
         } catch (err) {
             error = err;
         }
@@ -162,10 +170,11 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
         },
 
         async diff(_id: string, olds: BatchOutputs<I>, news: I) {
-            const hosts = diffHosts(olds.hosts ?? [], news.hosts ?? []);
+            const [was, now] = [full(olds), full(news)];
+            const hosts = diffHosts(was.hosts ?? [], now.hosts ?? []);
             // A batch recorded as failed (or from a version without status) is re-run by the next up.
             const unfinished = olds.status !== undefined && olds.status.ready !== true;
-            return { changes: !isEmptyDiff(hosts) || settingsChanged(olds, news) || unfinished, replaces: [], deleteBeforeReplace: false };
+            return { changes: !isEmptyDiff(hosts) || settingsChanged(was, now) || unfinished, replaces: [], deleteBeforeReplace: false };
         },
 
         /**
@@ -173,10 +182,11 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
          * Not recorded: a refresh runs before the program picks a run dir, so it would land in an older run.
          */
         async read(id: string, props: BatchOutputs<I>) {
-            const hosts = props.hosts ?? [];
+            const all = full(props);
+            const hosts = all.hosts ?? [];
             if (hosts.length === 0) return { id, props };
-            const ctx = tracking(props, hosts, [props.targetState]);
-            await driver.observe(props, ctx);
+            const ctx = tracking(all, hosts, [props.targetState]);
+            await driver.observe(all, ctx);
             const failures = ctx.tracker.failures();
             const status: BatchStatus = {
                 ready: ctx.tracker.settled() && failures.length === 0,
@@ -189,36 +199,39 @@ export function makeBatchProvider<H extends NamedHost, I extends BatchInputs<H>>
 
         async create(inputs: I) {
             const id = inputs.label;
-            return { id, outs: await recorded(inputs, "create", inputs.hosts.length, inputs.runDir, (record) => converge(id, inputs, inputs.hosts, record)) };
+            const hosts = full(inputs).hosts;
+            return { id, outs: await recorded(inputs, "create", hosts.length, inputs.runDir, (record) => converge(id, inputs, hosts, record)) };
         },
 
         async update(id: string, olds: BatchOutputs<I>, news: I) {
-            const hosts = diffHosts(olds.hosts ?? [], news.hosts);
-            const outs = await recorded(news, "update", news.hosts.length + hosts.removed.length, news.runDir, async (record) => {
+            const [was, now] = [full(olds), full(news)];
+            const hosts = diffHosts(was.hosts ?? [], now.hosts);
+            const outs = await recorded(news, "update", now.hosts.length + hosts.removed.length, news.runDir, async (record) => {
                 if (hosts.removed.length > 0) {
-                    const ctx = tracking(news, hosts.removed, ["deleted"], `${news.label} (removing)`, record);
-                    await driver.remove(news, hosts.removed, ctx);
+                    const ctx = tracking(now, hosts.removed, ["deleted"], `${news.label} (removing)`, record);
+                    await driver.remove(now, hosts.removed, ctx);
                     ctx.tracker.report(true);
                     record?.failures(ctx.tracker.failing());
                     if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("removing hosts did not finish"));
                 }
                 // Unchanged hosts are re-applied only if the last run did not finish or a batch-wide
                 // setting (e.g. the BMC password) changed: adoption makes re-applying safe.
-                const everyHost = olds.status?.ready !== true || settingsChanged(olds, news);
-                const toApply = everyHost ? news.hosts : [...hosts.added, ...hosts.changed];
+                const everyHost = olds.status?.ready !== true || settingsChanged(was, now);
+                const toApply = everyHost ? now.hosts : [...hosts.added, ...hosts.changed];
                 return converge(id, news, toApply, record);
             });
             return { outs };
         },
 
         async delete(_id: string, props: BatchOutputs<I>) {
-            const hosts = props.hosts ?? [];
+            const all = full(props);
+            const hosts = all.hosts ?? [];
             if (hosts.length === 0) return;
             // The stored runDir is the run that created the batch: a delete records into the stack's newest run.
             const runDir = typeof props.runDir === "string" && props.runDir !== "" ? latestRunDir(props.runDir) : "";
             await recorded(props, "delete", hosts.length, runDir, async (record) => {
-                const ctx = tracking(props, hosts, ["deleted"], `${props.label} (deleting)`, record);
-                await driver.remove(props, hosts, ctx);
+                const ctx = tracking(all, hosts, ["deleted"], `${props.label} (deleting)`, record);
+                await driver.remove(all, hosts, ctx);
                 ctx.tracker.report(true);
                 record?.failures(ctx.tracker.failing());
                 if (!ctx.tracker.settled()) throw new Error(ctx.tracker.describeFailures("delete did not finish"));

@@ -7,7 +7,7 @@ import { Host, planBatches } from "../inventory/inventory";
 import { indexed, typeToken } from "../naming";
 import { BareMetalHostBatch } from "./bareMetalHostBatch";
 import { IronicNodeBatch, IronicNodeBatchArgs } from "./ironicNodeBatch";
-import { bareMetalHostSpec, redfishNodeSpec } from "./specs";
+import { bareMetalHostSpec, redfishNodeDefaults, redfishNodeEntry } from "./specs";
 
 export interface IronicAccess {
     readonly endpoints: pulumi.Input<string>[];
@@ -84,7 +84,9 @@ export function ironicBatchArgs(args: HostEnrollmentArgs, label: string, hosts: 
     const ironic = required(args.ironic, "ironic");
     return {
         label,
-        hosts: hosts.map((h) => redfishNodeSpec(h, args.config, args.bmc.username)),
+        // Per host only its own fields: every value of a resource's inputs costs the program and the state.
+        hosts: hosts.map(redfishNodeEntry),
+        nodeDefaults: redfishNodeDefaults(args.config, args.bmc.username),
         targetState: args.config.targetState,
         inspect: args.config.inspectHosts,
         timeoutSeconds,

@@ -22,6 +22,8 @@ export interface IronicConnection {
 export interface IronicNode {
     readonly uuid: string;
     readonly name: string | null;
+    /** Carries the batch marker: a list shared by several batches is split by it (nodePoller.ts). */
+    readonly description?: string | null;
     readonly provision_state: string;
     readonly target_provision_state: string | null;
     readonly last_error: string | null;
@@ -67,7 +69,7 @@ export function faultOf(body: string): string {
 }
 
 const TRANSIENT_STATUS: readonly number[] = [429, 502, 503, 504];
-const NODE_FIELDS = "uuid,name,provision_state,target_provision_state,last_error,maintenance,maintenance_reason,fault,inspection_finished_at";
+const NODE_FIELDS = "uuid,name,description,provision_state,target_provision_state,last_error,maintenance,maintenance_reason,fault,inspection_finished_at";
 
 export class IronicClient {
     // Assigned in the constructor: the `__provider` serializer drops field initializers.
@@ -105,7 +107,7 @@ export class IronicClient {
         throw lastError;
     }
 
-    /** ONE paged list of the nodes whose description carries `marker`, with only the fields the provider reads. */
+    /** ONE paged list of the nodes whose description carries `marker` (a batch marker, or a prefix of several), with only the fields the provider reads. */
     async listNodes(marker: string): Promise<IronicNode[]> {
         const nodes: IronicNode[] = [];
         let path: string | undefined = `/v1/nodes?fields=${NODE_FIELDS}&description_contains=${encodeURIComponent(marker)}&limit=1000`;

@@ -2,13 +2,16 @@
 // no BMO), driven enroll -> manageable (inspected) -> available. Each host runs
 // its own pipeline: it moves on as soon as Ironic reports its transition, never
 // held back by the batch's slowest host. Progress is read with ONE node list per
-// batch per poll, never a call per host, and the poll backs off while nothing
-// changes; a recorded run also looks up nodes' conductors, one list now and then.
+// poll, never a call per host, shared by every batch in flight on the same Ironic
+// (nodePoller.ts), and the poll backs off while nothing changes; a recorded run
+// also looks up nodes' conductors, one list now and then.
 import * as pulumi from "@pulumi/pulumi";
-import { backoffMs, limiter, mapBounded, nextPollMs, sleep } from "./bounded";
+import { backoffMs, limiter, mapBounded, sleep } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
-import { IronicClient, IronicNode, isIronicApiError } from "./ironicApi";
+import { IronicClient, IronicConnection, IronicNode, isIronicApiError } from "./ironicApi";
 import { DeleteAction, EnrollAction, MAX_RETRIES, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
+import { joinNodePoller, Listed, PollNeed, Subscription } from "./nodePoller";
+import { DeclaredNodes, expandHosts, IronicNodeDefaults, IronicNodeEntry, withHostsInFull } from "./nodeDefaults";
 
 export interface IronicNodeSpec {
     readonly name: string;
@@ -23,6 +26,7 @@ export interface IronicNodeSpec {
     readonly properties?: Record<string, string | number>;
 }
 
+/** The inputs as the driver sees them: every host in full (declared, they are entries over `nodeDefaults`: nodeDefaults.ts). */
 export interface IronicNodeBatchInputs extends BatchInputs<IronicNodeSpec> {
     readonly targetState: "available" | "manageable";
     readonly inspect: boolean;
@@ -44,15 +48,12 @@ export function batchMarker(label: string): string {
     return `[metal3-scale-lab:${label}]`;
 }
 
+function connectionOf(inputs: IronicNodeBatchInputs): IronicConnection {
+    return { endpoints: inputs.endpoints, username: inputs.username, password: inputs.password, caPem: inputs.caPem, apiVersion: inputs.apiVersion };
+}
+
 function clientFor(inputs: IronicNodeBatchInputs, ctx: WaitContext): IronicClient {
-    return new IronicClient({
-        endpoints: inputs.endpoints,
-        username: inputs.username,
-        password: inputs.password,
-        caPem: inputs.caPem,
-        apiVersion: inputs.apiVersion,
-        onRequest: (r) => ctx.tracker.request(r),
-    });
+    return new IronicClient({ ...connectionOf(inputs), onRequest: (r) => ctx.tracker.request(r) });
 }
 
 /** The fields a batch sets on a host's node (its name and uuid aside). */
@@ -233,19 +234,6 @@ function settle(ctx: WaitContext, pacing: Pacing, spec: IronicNodeSpec, node: Ir
     }
 }
 
-/**
- * The poll: never sooner than this (Ironic's own transitions of a fake node take a few hundred ms),
- * and paced so that each list finds about POLL_WANT hosts moved on (fewer when fewer wait): a list
- * per host per transition would cost more than the transitions themselves.
- */
-const POLL_FLOOR_MS = 250;
-const POLL_WANT = 4;
-/**
- * Nor sooner than this many times what a list takes to answer: a loaded Ironic answers slowly and
- * moves nodes slowly alike, so the lists per host stay about the same whatever the load.
- */
-const POLL_LIST_FACTOR = 4;
-
 /** A host's next step, decided from its node as Ironic last reported it. */
 interface Move {
     /** What the tracker records for the host; undefined: nothing yet (its node is still to be created). */
@@ -282,13 +270,30 @@ function nextDue(pacing: Pacing): number {
 }
 
 /**
+ * The next shared list for this batch, or undefined when the batch must stop first (a request's
+ * error, the deadline): then it no longer waits for that list.
+ */
+async function nextList(sub: Subscription, need: PollNeed, clock: ReturnType<typeof alarm>, stop: () => boolean, ctx: WaitContext): Promise<Listed | undefined> {
+    let listed: Listed | undefined;
+    let error: { readonly err: unknown } | undefined;
+    void sub.next(need).then(
+        (l) => void (listed = l),
+        (err) => void (error = { err }),
+    ).finally(() => clock.ring());
+    while (!listed && !error && !stop() && !ctx.deadline.passed()) await clock.wait(ctx.deadline.remaining());
+    if (error) throw error.err;
+    if (!listed) sub.cancel();
+    return listed;
+}
+
+/**
  * Drives every host of `hosts` on its own until each is done or failed, or the deadline passes:
- * one node list per poll for the whole batch; a host whose node is as `decide` wants sends its
- * request at once (at most `concurrency` in flight) and, when Ironic's answer carries the node
- * (create, adopt), goes straight on to its next request. The poll is paced by what it finds
- * (nextPollMs) and by how long a list takes, backs off to `pollSeconds` while nothing changes
- * (or to POLL_LIST_FACTOR lists' time, if longer), and waits while every
- * unfinished host has a request in flight (nothing for Ironic to report).
+ * one node list per poll, shared with the other batches in flight on this Ironic (nodePoller.ts);
+ * a host whose node is as `decide` wants sends its request at once (at most `concurrency` in flight)
+ * and, when Ironic's answer carries the node (create, adopt), goes straight on to its next request.
+ * The poll is paced by what it finds for every batch waiting (nextPollMs) and by how long a list
+ * takes, backs off to `pollSeconds` while nothing changes, and this batch asks for none while every
+ * unfinished host of its own has a request in flight (nothing for Ironic to report).
  */
 async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: WaitContext, hosts: readonly IronicNodeSpec[], decide: Decide): Promise<void> {
     const pacing = newPacing();
@@ -345,37 +350,38 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
     /** Every unfinished host has a request in flight: a list would show nothing to act on. */
     const allBusy = () => inFlight > 0 && waiting() === 0;
 
-    let delay = 0;
-    let listMs = 0;
-    while (errors.length === 0 && !ctx.deadline.passed()) {
-        const sentAt = Date.now();
-        const nodes = await listBatch(client, inputs);
-        listMs = listMs === 0 ? Date.now() - sentAt : (listMs + Date.now() - sentAt) / 2;
-        // A host with a request in flight, or answered after this list was asked for, is judged by a later list.
-        const moves = hosts
-            .filter((spec) => !busy[spec.uuid] && !failed(ctx, spec.name) && (answeredAt[spec.uuid] ?? 0) <= sentAt)
-            .map((spec) => ({ spec, node: nodes.get(spec.uuid), move: decide(spec, nodes.get(spec.uuid)) }));
-        const moving = moves.filter((m) => m.node && m.move.state !== undefined && ctx.tracker.stateOf(m.spec.name)?.state !== m.move.state).map((m) => m.node!.uuid);
-        await lookUpConductors(client, inputs, ctx, moving, known);
-        // Hosts this list let move on: a request to send, or finished (done or failed). A state
-        // passed on the way (verifying, inspecting, cleaning) is recorded but needs nothing of us.
-        let found = 0;
-        for (const { spec, node, move } of moves) {
-            const before = ctx.tracker.stateOf(spec.name);
-            record(spec, node, move);
-            const sending = move.send !== undefined && due(pacing, spec.uuid);
-            if (sending) dispatch(spec, node, move);
-            const finished = ctx.tracker.stateOf(spec.name) !== before && (failed(ctx, spec.name) || ctx.tracker.isDone(spec.name));
-            if (sending || finished) found++;
+    // The batch's place at the shared poll: left however the loop ends, so no list is made for a batch gone.
+    const poll = joinNodePoller(connectionOf(inputs), batchMarker(inputs.label), (r) => ctx.tracker.request(r));
+    let need: PollNeed = { found: 0, waiting: hosts.length, dueAt: Number.NEGATIVE_INFINITY, ceilingMs };
+    try {
+        while (errors.length === 0 && !ctx.deadline.passed()) {
+            const listed = await nextList(poll, need, clock, () => errors.length > 0, ctx);
+            if (!listed) break;
+            const { nodes, sentAt } = listed;
+            // A host with a request in flight, or answered after this list was asked for, is judged by a later list.
+            const moves = hosts
+                .filter((spec) => !busy[spec.uuid] && !failed(ctx, spec.name) && (answeredAt[spec.uuid] ?? 0) <= sentAt)
+                .map((spec) => ({ spec, node: nodes.get(spec.uuid), move: decide(spec, nodes.get(spec.uuid)) }));
+            const moving = moves.filter((m) => m.node && m.move.state !== undefined && ctx.tracker.stateOf(m.spec.name)?.state !== m.move.state).map((m) => m.node!.uuid);
+            await lookUpConductors(client, inputs, ctx, moving, known);
+            // Hosts this list let move on: a request to send, or finished (done or failed). A state
+            // passed on the way (verifying, inspecting, cleaning) is recorded but needs nothing of us.
+            let found = 0;
+            for (const { spec, node, move } of moves) {
+                const before = ctx.tracker.stateOf(spec.name);
+                record(spec, node, move);
+                const sending = move.send !== undefined && due(pacing, spec.uuid);
+                if (sending) dispatch(spec, node, move);
+                const finished = ctx.tracker.stateOf(spec.name) !== before && (failed(ctx, spec.name) || ctx.tracker.isDone(spec.name));
+                if (sending || finished) found++;
+            }
+            ctx.tracker.report();
+            if (ctx.tracker.settled() && inFlight === 0) break;
+            need = { found, waiting: waiting(), dueAt: nextDue(pacing), ceilingMs };
+            while (errors.length === 0 && !ctx.deadline.passed() && allBusy()) await clock.wait(ctx.deadline.remaining());
         }
-        ctx.tracker.report();
-        if (ctx.tracker.settled() && inFlight === 0) break;
-        const floorMs = Math.max(POLL_FLOOR_MS, POLL_LIST_FACTOR * listMs);
-        delay = nextPollMs(delay, found, Math.min(POLL_WANT, waiting()), floorMs, Math.max(ceilingMs, floorMs));
-        const pollAt = Math.min(Date.now() + delay, nextDue(pacing));
-        while (errors.length === 0 && !ctx.deadline.passed() && (Date.now() < pollAt || allBusy())) {
-            await clock.wait(Math.min(allBusy() ? ctx.deadline.remaining() : pollAt - Date.now(), ctx.deadline.remaining()));
-        }
+    } finally {
+        poll.leave();
     }
     await Promise.all(tasks);
     if (errors.length > 0) throw errors[0];
@@ -429,6 +435,12 @@ function deleteMoves(client: IronicClient): Decide {
 
 const INTERFACE_FIELD = /^[a-z]+_interface$/;
 
+function interfaceProblems(property: string, where: string, interfaces: Record<string, string> | undefined): pulumi.dynamic.CheckFailure[] {
+    return Object.entries(interfaces ?? {})
+        .filter(([field, value]) => !INTERFACE_FIELD.test(field) || typeof value !== "string" || value === "")
+        .map(([field, value]) => ({ property, reason: `${where}: interfaces.${field} must be an Ironic *_interface field with a name, got ${JSON.stringify(value)}` }));
+}
+
 const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
     connectionKeys: ["endpoints", "username", "password", "caPem", "apiVersion", "concurrency", "pollSeconds", "timeoutSeconds"],
 
@@ -444,18 +456,23 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
         if (!/^1\.\d+$/.test(String(inputs.apiVersion))) failures.push({ property: "apiVersion", reason: `apiVersion must look like 1.81, got ${inputs.apiVersion}` });
         if (!(Number(inputs.concurrency) >= 1)) failures.push({ property: "concurrency", reason: "concurrency must be at least 1" });
         if (!(Number(inputs.pollSeconds) > 0)) failures.push({ property: "pollSeconds", reason: "pollSeconds must be positive" });
-        for (const [i, h] of inputs.hosts.entries()) {
+        // Declared inputs: hosts are entries over nodeDefaults, each checked once where it is declared.
+        const { nodeDefaults: defaults, hosts: entries } = inputs as unknown as DeclaredNodes;
+        if (defaults !== undefined && (typeof defaults !== "object" || defaults === null || Array.isArray(defaults))) {
+            failures.push({ property: "nodeDefaults", reason: `nodeDefaults must be an object (driver, interfaces, driverInfo, properties), got ${JSON.stringify(defaults)}` });
+        }
+        failures.push(...interfaceProblems("nodeDefaults", "nodeDefaults", defaults?.interfaces));
+        for (const [i, h] of expandHosts(inputs as unknown as DeclaredNodes).entries()) {
+            if (typeof h !== "object" || h === null) continue; // no name: refused by the shared check
             if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(h.uuid)) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): uuid ${h.uuid} is not a UUID` });
             if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(h.bootMac)) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): bootMac ${h.bootMac} is not a MAC address` });
-            if (!h.driver) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): driver is not set` });
-            for (const [field, value] of Object.entries(h.interfaces ?? {})) {
-                if (!INTERFACE_FIELD.test(field) || typeof value !== "string" || value === "") {
-                    failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): interfaces.${field} must be an Ironic *_interface field with a name, got ${JSON.stringify(value)}` });
-                }
-            }
+            if (!h.driver) failures.push({ property: "hosts", reason: `hosts[${i}] (${h.name}): driver is not set, neither on the host nor in nodeDefaults` });
+            failures.push(...interfaceProblems("hosts", `hosts[${i}] (${h.name})`, entries?.[i]?.interfaces));
         }
         return failures;
     },
+
+    expand: (declared) => withHostsInFull(declared as unknown as DeclaredNodes) as unknown as IronicNodeBatchInputs,
 
     /** Re-applies the hosts whose nodes exist; absent ones are created by their pipeline in waitForHosts, which goes straight on to manage them. */
     async apply(inputs, hosts, ctx) {
@@ -524,7 +541,10 @@ export const ironicNodeBatchProvider = makeBatchProvider(driver);
 
 export interface IronicNodeBatchArgs {
     readonly label: pulumi.Input<string>;
-    readonly hosts: pulumi.Input<IronicNodeSpec[]>;
+    /** Each host's own fields; a full IronicNodeSpec is one too. */
+    readonly hosts: pulumi.Input<IronicNodeEntry[]>;
+    /** What every host's node has unless its entry says otherwise (driver, interfaces, common driver_info...): declared once per batch. */
+    readonly nodeDefaults?: pulumi.Input<IronicNodeDefaults>;
     readonly targetState: pulumi.Input<"available" | "manageable">;
     readonly inspect?: pulumi.Input<boolean>;
     readonly timeoutSeconds: pulumi.Input<number>;
@@ -542,7 +562,7 @@ export interface IronicNodeBatchArgs {
 
 export class IronicNodeBatch extends pulumi.dynamic.Resource {
     public readonly status!: pulumi.Output<BatchStatus>;
-    public readonly hosts!: pulumi.Output<IronicNodeSpec[]>;
+    public readonly hosts!: pulumi.Output<IronicNodeEntry[]>;
 
     constructor(name: string, args: IronicNodeBatchArgs, opts?: pulumi.CustomResourceOptions) {
         const props = {

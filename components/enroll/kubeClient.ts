@@ -40,6 +40,8 @@ export interface KubeClientOptions {
     readonly redact?: readonly string[];
     /** Told about every request sent (each attempt; a watch as WATCH, until its answer's headers): the run record. */
     readonly onRequest?: (r: ApiRequest) => void;
+    /** Told each `Warning` an answer carries (e.g. `unknown field "spec.foo"`, a deprecated API), with the request's method and path. */
+    readonly onWarning?: (warning: string, method: string, path: string) => void;
 }
 
 export interface KubeList<T> {
@@ -103,6 +105,24 @@ export function redactText(text: string, secrets: readonly string[]): string {
     return out;
 }
 
+/**
+ * The texts of `Warning` headers (RFC 7234 `299 - "text"`, as the apiserver sends them; several
+ * headers arrive joined with ", ").
+ */
+export function parseWarnings(header: string | string[] | undefined): string[] {
+    const out: string[] = [];
+    for (const h of Array.isArray(header) ? header : header ? [header] : []) {
+        for (const m of h.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) {
+            try {
+                out.push(JSON.parse(`"${m[1]}"`));
+            } catch {
+                out.push(m[1]);
+            }
+        }
+    }
+    return out;
+}
+
 function isRetryableStatus(status: number): boolean {
     return RETRYABLE_STATUS.includes(status);
 }
@@ -163,6 +183,7 @@ export class KubeClient {
     private readonly transport: typeof http;
     private auth: { at: number; headers: Record<string, string>; basic?: string } | undefined;
     private readonly onRequest: ((r: ApiRequest) => void) | undefined;
+    private readonly onWarning: ((warning: string, method: string, path: string) => void) | undefined;
 
     private constructor(
         private readonly kc: any,
@@ -184,6 +205,7 @@ export class KubeClient {
         this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
         this.secrets = [...(options.redact ?? [])];
         this.onRequest = options.onRequest;
+        this.onWarning = options.onWarning;
         const user = kc.getCurrentUser?.();
         for (const s of [user?.token, user?.password]) if (typeof s === "string") this.secrets.push(s);
     }
@@ -259,6 +281,7 @@ export class KubeClient {
                 await sleep(wait);
                 continue;
             }
+            if (this.onWarning) for (const w of parseWarnings(res.headers.warning)) this.onWarning(this.redact(w), method, path);
             if (res.status < 300 || ok.includes(res.status)) {
                 let data: any;
                 try {
@@ -287,21 +310,32 @@ export class KubeClient {
         }
     }
 
-    /** A LIST (one page of up to `limit`, following `continue` tokens). */
-    async list<T>(path: string, query: Record<string, string | number | undefined>, okStatuses: readonly number[] = []): Promise<{ status: number; list: KubeList<T> }> {
-        const items: T[] = [];
-        let cont: string | undefined;
-        let resourceVersion: string | undefined;
-        let status = 200;
-        do {
-            const res = await this.request<KubeList<T>>("GET", path, { query: { ...query, limit: 500, continue: cont }, okStatuses });
-            status = res.status;
-            if (res.status >= 300) return { status, list: { items: [], metadata: {} } };
-            items.push(...(res.data?.items ?? []));
-            resourceVersion = res.data?.metadata?.resourceVersion;
-            cont = res.data?.metadata?.continue || undefined;
-        } while (cont);
-        return { status, list: { items, metadata: { resourceVersion } } };
+    /**
+     * A LIST of every page (500 items each, following `continue` tokens). A continue token that expired
+     * mid-way (410: the first page's revision was compacted) restarts the list, at most `maxRestarts` times:
+     * the pages must be one snapshot whose resourceVersion a watch can start from. The "inconsistent"
+     * token the 410 carries would mix two states and lose changes to the pages already read.
+     */
+    async list<T>(path: string, query: Record<string, string | number | undefined>, okStatuses: readonly number[] = [], maxRestarts = 3): Promise<{ status: number; list: KubeList<T> }> {
+        for (let restarts = 0; ; restarts++) {
+            const items: T[] = [];
+            let cont: string | undefined;
+            let resourceVersion: string | undefined;
+            let status = 200;
+            try {
+                do {
+                    const res = await this.request<KubeList<T>>("GET", path, { query: { ...query, limit: 500, continue: cont }, okStatuses });
+                    status = res.status;
+                    if (res.status >= 300) return { status, list: { items: [], metadata: {} } };
+                    items.push(...(res.data?.items ?? []));
+                    resourceVersion = res.data?.metadata?.resourceVersion;
+                    cont = res.data?.metadata?.continue || undefined;
+                } while (cont);
+                return { status, list: { items, metadata: { resourceVersion } } };
+            } catch (err) {
+                if (cont === undefined || !isKubeApiError(err) || err.status !== 410 || restarts >= maxRestarts) throw err;
+            }
+        }
     }
 
     /**

@@ -7,6 +7,8 @@ export interface HostObservation {
     readonly state: string;
     /** Set when the host is in error: the message the user needs. */
     readonly error?: string;
+    /** A transient error its controller is retrying (e.g. BMO's backoff): shown in progress and record, not a failure. */
+    readonly retrying?: string;
     /** Ironic nodes: the conductor holding the node when this was seen (not a change by itself). */
     readonly conductor?: string;
 }
@@ -17,6 +19,7 @@ export interface HostTransition {
     readonly from: string | undefined;
     readonly to: string;
     readonly error?: string;
+    readonly retrying?: string;
     readonly conductor?: string;
     /** Epoch milliseconds. */
     readonly at: number;
@@ -95,10 +98,11 @@ export class HostTracker {
 
     observe(host: string, observation: HostObservation): void {
         const before = this.states.get(host);
-        if (before && before.state === observation.state && before.error === observation.error) return;
+        if (before && before.state === observation.state && before.error === observation.error && before.retrying === observation.retrying) return;
         this.states.set(host, observation);
-        const t: HostTransition = { batch: this.label, host, from: before?.state, to: observation.state, error: observation.error, conductor: observation.conductor, at: this.now() };
+        const t: HostTransition = { batch: this.label, host, from: before?.state, to: observation.state, error: observation.error, retrying: observation.retrying, conductor: observation.conductor, at: this.now() };
         for (const o of this.observers) o.onTransition(t);
+        if (observation.retrying && observation.retrying !== before?.retrying) this.note(host, `${observation.state}: ${observation.retrying}`);
     }
 
     /** Whether anyone records transitions and requests (drivers skip work only a record needs). */
@@ -146,7 +150,7 @@ export class HostTracker {
         const counts: Record<string, number> = {};
         for (const h of this.hosts) {
             const s = this.states.get(h);
-            const key = s ? (s.error ? `${s.state} (error)` : s.state) : "unseen";
+            const key = s ? (s.error ? `${s.state} (error)` : s.retrying && !this.isDone(h) ? `${s.state} (retrying)` : s.state) : "unseen";
             counts[key] = (counts[key] ?? 0) + 1;
         }
         return counts;
@@ -170,7 +174,13 @@ export class HostTracker {
 
     /** Every host not done: the failed ones with their message, then the pending ones ("still waiting"). */
     failing(): HostFailure[] {
-        return [...this.failures(), ...this.pending().map((name) => ({ name, state: this.states.get(name)?.state ?? "unseen", error: "still waiting" }))];
+        return [
+            ...this.failures(),
+            ...this.pending().map((name) => {
+                const s = this.states.get(name);
+                return { name, state: s?.state ?? "unseen", error: s?.retrying ? `still waiting (retrying: ${s.retrying})` : "still waiting" };
+            }),
+        ];
     }
 
     /** When the batch cannot be left as is: every failing host with its state and message, first `limit`. */

@@ -36,6 +36,8 @@ export interface TransitionEvent {
     readonly from: string | null;
     readonly to: string;
     readonly error?: string;
+    /** A transient error the controller retries (not a failure). */
+    readonly retrying?: string;
     /** Ironic nodes: the conductor holding the node. */
     readonly conductor?: string;
 }
@@ -43,6 +45,7 @@ export interface TransitionEvent {
 export interface RequestEvent {
     readonly t: number;
     readonly kind: "request";
+    /** The batch that sent it; a request several batches share (an Ironic node list) is recorded once, under one of them. */
     readonly batch: string;
     readonly api: "ironic" | "kubernetes" | "fkas";
     /** HTTP method, or WATCH for a Kubernetes watch (ms: until its answer's headers). */

@@ -35,6 +35,7 @@ export class BatchRecord implements BatchObserver {
             from: t.from === undefined ? null : this.clean(t.from),
             to: this.clean(t.to),
             ...(t.error !== undefined ? { error: this.clean(t.error) } : {}),
+            ...(t.retrying !== undefined ? { retrying: this.clean(t.retrying) } : {}),
             ...(t.conductor ? { conductor: t.conductor } : {}),
         });
     }

@@ -5,6 +5,7 @@ import { strict as assert } from "node:assert";
 import { DEFAULT_IMAGES } from "../../components/config/defaults";
 import { loadLabConfig } from "../../components/config/load";
 import { ironicBatchArgs } from "../../components/enroll/hostEnrollment";
+import { DeclaredNodes, expandHosts } from "../../components/enroll/nodeDefaults";
 import { REDFISH_NODE_INTERFACES, redfishNodeSpec } from "../../components/enroll/specs";
 import { buildInventory } from "../../components/inventory/inventory";
 import { releaseVersion } from "../../components/registry/images";
@@ -65,6 +66,6 @@ describe("contract: Ironic node spec for ironic-image v35.0.2", () => {
         const args = (config: typeof cfg) => ironicBatchArgs({ config, hosts: [host], bmc: { username: "admin", password: "x" }, ironic: access }, "dev/ironic-batch-000", [host], 600);
         assert.equal(args(cfg).inspect, true);
         assert.equal(args(loadLabConfig({ mode: "ironic", nodes: "4", inspectHosts: "false" }, "dev")).inspect, false);
-        assert.deepEqual(args(cfg).hosts, [spec]);
+        assert.deepEqual(expandHosts(args(cfg) as DeclaredNodes), [spec]);
     });
 });

@@ -191,6 +191,8 @@ export interface ServedRequest {
     readonly method: string;
     /** Path without the query string. */
     readonly path: string;
+    /** The query string as sent ("" when none): what a list asked for. */
+    readonly query: string;
     readonly status: number;
     /** Epoch milliseconds of the answer. */
     readonly at: number;
@@ -442,7 +444,8 @@ function startTlsProxy(listenHost: string, listenPort: number, upstreamPort: num
         const up = http.request(
             { host: upstreamHost, port: upstreamPort, method: req.method, path: req.url, headers, agent },
             (ur) => {
-                server.served.push({ method: req.method ?? "", path: (req.url ?? "").split("?")[0], status: ur.statusCode ?? 502, at: Date.now() });
+                const [reqPath, query = ""] = (req.url ?? "").split("?");
+                server.served.push({ method: req.method ?? "", path: reqPath, query, status: ur.statusCode ?? 502, at: Date.now() });
                 res.writeHead(ur.statusCode ?? 502, ur.headers);
                 ur.pipe(res);
             },

@@ -1,4 +1,15 @@
 /** The resources the Kubernetes API test server serves (built-in and custom). */
+import type { Schema } from './schema';
+import { BARE_METAL_HOST_SCHEMA } from './schemaBmh';
+import {
+    CLUSTER_SCHEMA,
+    KUBEADM_CONFIG_TEMPLATE_SCHEMA,
+    KUBEADM_CONTROL_PLANE_SCHEMA,
+    MACHINE_DEPLOYMENT_SCHEMA,
+    MACHINE_SCHEMA,
+    METAL3_DATA_TEMPLATE_SCHEMA,
+    METAL3_MACHINE_TEMPLATE_SCHEMA,
+} from './schemaCapi';
 
 export type ListType = { type: 'set' } | { type: 'map'; key: string };
 
@@ -21,10 +32,13 @@ export interface ResourceDefinition {
     listTypes?: Record<string, ListType>;
     /** built-in (core/apps...) vs custom resource: affects list item kind/apiVersion */
     builtin?: boolean;
+    /** structural schema (a CRD's openAPIV3Schema): writes are pruned, defaulted and validated against it; none = anything goes */
+    schema?: Schema;
 }
 
-export interface ResourceInfo extends Required<Omit<ResourceDefinition, 'listTypes'>> {
+export interface ResourceInfo extends Required<Omit<ResourceDefinition, 'listTypes' | 'schema'>> {
     listTypes: Record<string, ListType>;
+    schema?: Schema;
     /** `${group}/${plural}` */
     key: string;
     apiVersion: string;
@@ -54,7 +68,7 @@ const BUILTIN_RESOURCES: ResourceDefinition[] = [
     { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, statusSubresource: true, shortNames: ['no'] },
     { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', statusSubresource: true, shortNames: ['deploy'], builtin: true },
     { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', statusSubresource: false, generation: false, builtin: true },
-    { group: 'metal3.io', version: 'v1alpha1', plural: 'baremetalhosts', kind: 'BareMetalHost', shortNames: ['bmh', 'bmhost'] },
+    { group: 'metal3.io', version: 'v1alpha1', plural: 'baremetalhosts', kind: 'BareMetalHost', shortNames: ['bmh', 'bmhost'], schema: BARE_METAL_HOST_SCHEMA },
     { group: 'metal3.io', version: 'v1alpha1', plural: 'hardwaredata', kind: 'HardwareData', singular: 'hardwaredata', statusSubresource: false, shortNames: ['hd'] },
     { group: 'metal3.io', version: 'v1alpha1', plural: 'bmceventsubscriptions', kind: 'BMCEventSubscription', shortNames: ['bes', 'bmcevent'] },
     { group: 'metal3.io', version: 'v1alpha1', plural: 'firmwareschemas', kind: 'FirmwareSchema', statusSubresource: false },
@@ -65,20 +79,20 @@ const BUILTIN_RESOURCES: ResourceDefinition[] = [
     // Cluster API and CAPM3 serve v1beta1 and v1beta2 and store v1beta2; only the storage version is
     // served here (no conversion), so a client on the deprecated v1beta1 gets 404, not silently v1beta2.
     // kubernetes-sigs/cluster-api@v1.13.5:config/crd/bases/cluster.x-k8s.io_{clusters,machines,machinedeployments,machinesets}.yaml
-    { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'clusters', kind: 'Cluster', shortNames: ['cl'] },
-    { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'machines', kind: 'Machine', shortNames: ['ma'] },
-    { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'machinedeployments', kind: 'MachineDeployment', shortNames: ['md'] },
+    { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'clusters', kind: 'Cluster', shortNames: ['cl'], schema: CLUSTER_SCHEMA },
+    { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'machines', kind: 'Machine', shortNames: ['ma'], schema: MACHINE_SCHEMA },
+    { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'machinedeployments', kind: 'MachineDeployment', shortNames: ['md'], schema: MACHINE_DEPLOYMENT_SCHEMA },
     { group: 'cluster.x-k8s.io', version: 'v1beta2', plural: 'machinesets', kind: 'MachineSet', shortNames: ['ms'] },
     // kubernetes-sigs/cluster-api@v1.13.5:controlplane/kubeadm/config/crd/bases/controlplane.cluster.x-k8s.io_kubeadmcontrolplanes.yaml
-    { group: 'controlplane.cluster.x-k8s.io', version: 'v1beta2', plural: 'kubeadmcontrolplanes', kind: 'KubeadmControlPlane', shortNames: ['kcp'] },
+    { group: 'controlplane.cluster.x-k8s.io', version: 'v1beta2', plural: 'kubeadmcontrolplanes', kind: 'KubeadmControlPlane', shortNames: ['kcp'], schema: KUBEADM_CONTROL_PLANE_SCHEMA },
     // kubernetes-sigs/cluster-api@v1.13.5:bootstrap/kubeadm/config/crd/bases/bootstrap.cluster.x-k8s.io_kubeadmconfig{s,templates}.yaml
     { group: 'bootstrap.cluster.x-k8s.io', version: 'v1beta2', plural: 'kubeadmconfigs', kind: 'KubeadmConfig' },
-    { group: 'bootstrap.cluster.x-k8s.io', version: 'v1beta2', plural: 'kubeadmconfigtemplates', kind: 'KubeadmConfigTemplate', statusSubresource: false },
+    { group: 'bootstrap.cluster.x-k8s.io', version: 'v1beta2', plural: 'kubeadmconfigtemplates', kind: 'KubeadmConfigTemplate', statusSubresource: false, schema: KUBEADM_CONFIG_TEMPLATE_SCHEMA },
     // metal3-io/cluster-api-provider-metal3@v1.13.2:config/crd/bases/infrastructure.cluster.x-k8s.io_*.yaml
     { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3clusters', kind: 'Metal3Cluster', shortNames: ['m3c', 'm3cluster', 'm3clusters'] },
     { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3machines', kind: 'Metal3Machine', shortNames: ['m3m', 'm3machine', 'm3machines'] },
-    { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3machinetemplates', kind: 'Metal3MachineTemplate', statusSubresource: false, shortNames: ['m3mt', 'm3machinetemplate', 'm3machinetemplates'] },
-    { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3datatemplates', kind: 'Metal3DataTemplate', shortNames: ['m3dt', 'm3datatemplate', 'm3datatemplates'] },
+    { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3machinetemplates', kind: 'Metal3MachineTemplate', statusSubresource: false, shortNames: ['m3mt', 'm3machinetemplate', 'm3machinetemplates'], schema: METAL3_MACHINE_TEMPLATE_SCHEMA },
+    { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3datatemplates', kind: 'Metal3DataTemplate', shortNames: ['m3dt', 'm3datatemplate', 'm3datatemplates'], schema: METAL3_DATA_TEMPLATE_SCHEMA },
     { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3datas', kind: 'Metal3Data', singular: 'metal3data', shortNames: ['m3d', 'm3data'] },
     { group: 'infrastructure.cluster.x-k8s.io', version: 'v1beta2', plural: 'metal3dataclaims', kind: 'Metal3DataClaim', shortNames: ['m3dc', 'm3dataclaim', 'm3dataclaims'] },
 ];
@@ -99,6 +113,7 @@ export function completeResource(def: ResourceDefinition): ResourceInfo {
         fieldSelectors: def.fieldSelectors ?? [],
         listTypes: { ...DEFAULT_LIST_TYPES, ...(def.listTypes ?? {}) },
         builtin,
+        ...(def.schema ? { schema: def.schema } : {}),
         key: `${def.group}/${def.plural}`,
         apiVersion: core ? def.version : `${def.group}/${def.version}`,
         listKind: `${def.kind}List`,
@@ -110,8 +125,13 @@ export function completeResource(def: ResourceDefinition): ResourceInfo {
 export class ResourceRegistry {
     private readonly byKey = new Map<string, ResourceInfo>();
 
-    constructor(defs: ResourceDefinition[] = []) {
-        for (const d of [...BUILTIN_RESOURCES, ...defs]) this.register(d);
+    /**
+     * `crdGroups`: the API groups whose CRDs are installed (e.g. ['metal3.io'] for a BMO-only cluster);
+     * the custom resources of other groups are then not served (404). Default: all of them.
+     */
+    constructor(defs: ResourceDefinition[] = [], crdGroups?: readonly string[]) {
+        const installed = (d: ResourceDefinition) => d.group === '' || d.builtin || !crdGroups || crdGroups.includes(d.group);
+        for (const d of [...BUILTIN_RESOURCES.filter(installed), ...defs]) this.register(d);
     }
 
     register(def: ResourceDefinition): ResourceInfo {

@@ -5,13 +5,15 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as YAML from 'yaml';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KObj, KubeStatus, KubeApiError, apiError, makeStatus, isPlainObject, clone } from './objects';
+import { KObj, KubeStatus, KubeApiError, apiError, isPlainObject, clone } from './objects';
 import { ResourceInfo } from './registry';
 import { LabelSelector, FieldSelector } from './selectors';
 import { KubeStore, KubeStoreOptions, Rec } from './store';
 import { FaultInjector, RequestInfo, RequestLogEntry, RequestMatcher, matches } from './faults';
 import { objJson, listItemJson, pathNotFound, unsupportedMediaType, parseJson, readBody } from './http';
 import { makeSelfSignedCert } from './tls';
+import { ActiveWatch, WatchContext, serveWatch, watchDurationMs } from './watch';
+import { parseFieldValidation } from './schema';
 
 export interface KubeApiTestServerOptions extends KubeStoreOptions {
     /** serve HTTPS with a throw-away self-signed certificate made by openssl (default false) */
@@ -22,11 +24,16 @@ export interface KubeApiTestServerOptions extends KubeStoreOptions {
     port?: number;
     /** interval of BOOKMARK events on watches that allow them (default 1000 ms; real servers: ~1 min) */
     bookmarkIntervalMs?: number;
-    /** watch duration when the client sends no timeoutSeconds (default 1800 s) */
-    defaultWatchTimeoutSeconds?: number;
+    /**
+     * --min-request-timeout: a watch without timeoutSeconds ends after a random duration in [T, 2T), as the
+     * apiserver's (real default 1800 s). Default 30 s: 1800 s scaled by 1/60, on but beyond any test's watch.
+     */
+    minRequestTimeoutSeconds?: number;
+    /** multiplies the timeoutSeconds clients send (default 1; e.g. 0.002 ends a provider's 300 s watch after 0.6 s) */
+    watchTimeoutScale?: number;
     /** answer 410 to lists whose resourceVersion is older than the retained window (default false = real behaviour) */
     strictListResourceVersion?: boolean;
-    /** register unknown plurals of non-core groups on first use (default true) */
+    /** register unknown plurals of non-core groups on first use (default false: an unknown resource is 404, as on a real cluster) */
     autoRegisterResources?: boolean;
     /** keep the request log (default true) */
     logRequests?: boolean;
@@ -34,10 +41,13 @@ export interface KubeApiTestServerOptions extends KubeStoreOptions {
     kubernetesVersion?: string;
 }
 
-interface ActiveWatch {
-    res: http.ServerResponse;
-    socket: Duplex | null;
-    close: () => void;
+/** The apiserver's answer to a continue token older than the compaction (storage/etcd3 handleCompactedErrorForPaging). */
+export const INCONSISTENT_CONTINUE =
+    'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+/** A continue token as the apiserver encodes it (rv -1: continue at the latest state, "inconsistent"). */
+export function encodeContinue(rv: number, start: string): string {
+    return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64');
 }
 
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
@@ -313,7 +323,7 @@ export class KubeApiTestServer {
             for (const k of Object.keys(entry) as (keyof RequestLogEntry)[]) if (entry[k] === undefined) delete entry[k];
             this.requests.push(entry);
         };
-        const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        const send = (status: number, body: unknown, headers: Record<string, string | string[]> = {}) => {
             log(status);
             this.sendJson(res, status, body, headers);
         };
@@ -353,7 +363,7 @@ export class KubeApiTestServer {
             if (!info.resource || info.version === undefined || info.group === undefined) throw pathNotFound();
             let res0 = this.store.registry.lookup(info.group, info.version, info.resource);
             // a known resource asked for at a version it is not served at is 404 (as with a CRD), never re-registered
-            if (!res0 && info.group !== '' && !this.store.registry.has(info.group, info.resource) && this.options.autoRegisterResources !== false) {
+            if (!res0 && info.group !== '' && !this.store.registry.has(info.group, info.resource) && this.options.autoRegisterResources === true) {
                 let kind: string | undefined;
                 try {
                     kind = JSON.parse(body.toString('utf8') || '{}')?.kind;
@@ -381,6 +391,10 @@ export class KubeApiTestServer {
             const dryRun = q.dryRun === 'All';
             if (q.dryRun !== undefined && q.dryRun !== 'All') throw apiError(400, 'BadRequest', `dryRun: Unsupported value: "${q.dryRun}": supported values: "All"`);
             const sub = info.subresource === 'status' ? 'status' : '';
+            // Writes: the schema's verdict on unknown fields (fieldValidation, default Warn), warnings as `Warning: 299` headers.
+            const warnings: string[] = [];
+            const validation = () => ({ fieldValidation: parseFieldValidation(q.fieldValidation), warnings });
+            const warned = (): Record<string, string[]> => (warnings.length > 0 ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : {});
             switch (info.verb) {
                 case 'get': {
                     const r = this.store.rec(resInfo, resInfo.namespaced ? ns : '', info.name!);
@@ -391,7 +405,7 @@ export class KubeApiTestServer {
                 case 'list':
                     return this.serveList(resInfo, info, res, log);
                 case 'watch':
-                    return this.serveWatch(resInfo, info, req, res, log);
+                    return serveWatch(this.watchContext(), resInfo, info, req, res, log);
                 case 'create': {
                     if (info.name) throw apiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
                     const obj = parseJson(body);
@@ -403,8 +417,8 @@ export class KubeApiTestServer {
                         }
                         obj.metadata.namespace = ns;
                     }
-                    const r = this.store.createInternal(resInfo, obj, { fieldManager: this.managerFor(info), dryRun });
-                    return send(201, r.obj);
+                    const r = this.store.createInternal(resInfo, obj, { fieldManager: this.managerFor(info), dryRun, ...validation() });
+                    return send(201, r.obj, warned());
                 }
                 case 'update': {
                     const obj = parseJson(body);
@@ -427,8 +441,8 @@ export class KubeApiTestServer {
                         const out = this.store.replaceFrom(resInfo, prev, draft, { fieldManager: this.managerFor(info), dryRun });
                         return send(200, out.obj);
                     }
-                    const out = this.store.update(resInfo, obj, { fieldManager: this.managerFor(info), dryRun, subresource: sub });
-                    return send(200, out);
+                    const out = this.store.update(resInfo, obj, { fieldManager: this.managerFor(info), dryRun, subresource: sub, ...validation() });
+                    return send(200, out, warned());
                 }
                 case 'apply':
                 case 'patch': {
@@ -449,8 +463,9 @@ export class KubeApiTestServer {
                             force: q.force === 'true' || q.force === '1',
                             dryRun,
                             subresource: sub,
+                            ...validation(),
                         });
-                        return send(r.created ? 201 : 200, r.obj);
+                        return send(r.created ? 201 : 200, r.obj, warned());
                     }
                     let type: 'merge' | 'json' | 'strategic';
                     if (ct === 'application/merge-patch+json') type = 'merge';
@@ -458,13 +473,14 @@ export class KubeApiTestServer {
                     else if (ct === 'application/strategic-merge-patch+json' && resInfo.builtin) type = 'strategic';
                     else throw unsupportedMediaType(ct);
                     const patch = parseJson(body);
-                    const r = this.store.patchInternal(resInfo, ns, info.name!, type, patch, { fieldManager: this.managerFor(info), dryRun, subresource: sub });
-                    return send(200, r.obj);
+                    const r = this.store.patchInternal(resInfo, ns, info.name!, type, patch, { fieldManager: this.managerFor(info), dryRun, subresource: sub, ...validation() });
+                    return send(200, r.obj, warned());
                 }
                 case 'delete': {
                     let opts: any = {};
                     if (body.length > 0) opts = parseJson(body) ?? {};
-                    const r = this.store.delete(resInfo, ns, info.name!, { dryRun, preconditions: opts?.preconditions, fieldManager: this.managerFor(info) });
+                    const propagationPolicy = opts?.propagationPolicy ?? q.propagationPolicy;
+                    const r = this.store.delete(resInfo, ns, info.name!, { dryRun, preconditions: opts?.preconditions, fieldManager: this.managerFor(info), propagationPolicy });
                     if (r.pending) return send(200, r.object);
                     return send(200, {
                         kind: 'Status',
@@ -478,8 +494,10 @@ export class KubeApiTestServer {
                     const labels = LabelSelector.parse(q.labelSelector);
                     const fields = FieldSelector.parse(q.fieldSelector, resInfo);
                     const items: KObj[] = [];
+                    const delOpts: any = body.length > 0 ? (parseJson(body) ?? {}) : {};
+                    const propagationPolicy = delOpts.propagationPolicy ?? q.propagationPolicy;
                     for (const r of this.store.select(resInfo, info.namespace, labels, fields)) {
-                        items.push(this.store.delete(resInfo, r.ns, r.name, { dryRun }).object);
+                        items.push(this.store.delete(resInfo, r.ns, r.name, { dryRun, propagationPolicy }).object);
                     }
                     return send(200, { kind: resInfo.listKind, apiVersion: resInfo.apiVersion, metadata: { resourceVersion: this.store.resourceVersion }, items });
                 }
@@ -503,11 +521,11 @@ export class KubeApiTestServer {
         return ua.split('/')[0] || 'unknown';
     }
 
-    private sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    private sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
         this.sendRaw(res, status, JSON.stringify(body), headers);
     }
 
-    private sendRaw(res: http.ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
+    private sendRaw(res: http.ServerResponse, status: number, json: string, headers: Record<string, string | string[]> = {}): void {
         if (res.destroyed) return;
         res.writeHead(status, {
             'Content-Type': 'application/json',
@@ -586,19 +604,22 @@ export class KubeApiTestServer {
             let token: { rv: number; start: string };
             try {
                 token = JSON.parse(Buffer.from(q.continue, 'base64').toString('utf8'));
-                if (typeof token.rv !== 'number' || typeof token.start !== 'string') throw new Error('bad');
+                if (typeof token.rv !== 'number' || typeof token.start !== 'string' || (token.rv < 0 && token.rv !== -1)) throw new Error('bad');
             } catch {
                 throw apiError(400, 'BadRequest', 'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
             }
-            if (token.rv < oldest) {
-                throw apiError(
-                    410,
-                    'Expired',
-                    'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
-                );
+            if (token.rv === -1) {
+                // the inconsistent token handed out with a 410: the rest of the list at the latest state
+                recs = this.store.select(res, info.namespace, labels, fields);
+            } else if (token.rv < oldest || token.rv < this.store.oldestResourceVersionOf(res)) {
+                // etcd compacted the page's revision: 410 carrying a token to go on inconsistently
+                const expired = apiError(410, 'Expired', INCONSISTENT_CONTINUE);
+                expired.status.metadata = { continue: encodeContinue(-1, token.start) };
+                throw expired;
+            } else {
+                recs = this.snapshotRecs(res, token.rv, info.namespace, labels, fields);
+                snapshotRv = String(token.rv);
             }
-            recs = this.snapshotRecs(res, token.rv, info.namespace, labels, fields);
-            snapshotRv = String(token.rv);
             startAfter = token.start;
         } else if (q.resourceVersion && q.resourceVersion !== '0') {
             const rv = parseRv(q.resourceVersion);
@@ -626,7 +647,7 @@ export class KubeApiTestServer {
             remaining = recs.length - limit;
             recs = recs.slice(0, limit);
             const last = recs[recs.length - 1];
-            cont = Buffer.from(JSON.stringify({ rv: Number(snapshotRv), start: `${last.ns}/${last.name}` })).toString('base64');
+            cont = encodeContinue(Number(snapshotRv), `${last.ns}/${last.name}`);
         }
         const meta: Record<string, unknown> = { resourceVersion: snapshotRv };
         if (cont) {
@@ -648,109 +669,9 @@ export class KubeApiTestServer {
         return out;
     }
 
-    private serveWatch(res: ResourceInfo, info: RequestInfo, req: http.IncomingMessage, out: http.ServerResponse, log: (s: number) => void): void {
-        const q = info.query;
-        const labels = LabelSelector.parse(q.labelSelector);
-        let fields = FieldSelector.parse(q.fieldSelector, res);
-        if (info.name) fields = FieldSelector.parse(`metadata.name=${info.name}`, res);
-        const bookmarks = q.allowWatchBookmarks === 'true' || q.allowWatchBookmarks === '1';
-        const rvParam = q.resourceVersion ?? '';
-        let since: number | undefined;
-        if (rvParam !== '' && rvParam !== '0') {
-            if (!/^\d+$/.test(rvParam)) throw apiError(400, 'BadRequest', `resourceVersion: Invalid value: ${JSON.stringify(rvParam)}: must be a non-negative integer`);
-            since = Number(rvParam);
-        }
-        const timeoutSeconds = q.timeoutSeconds !== undefined ? Number(q.timeoutSeconds) : (this.options.defaultWatchTimeoutSeconds ?? 1800);
-        const sendInitial = q.sendInitialEvents === 'true';
-        out.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
-        out.flushHeaders();
-        log(200);
-        let corked = false;
-        const write = (line: string) => {
-            if (out.destroyed || out.writableEnded) return;
-            // The events of one tick leave in one socket write, as a real server buffers them:
-            // a syscall per event made every writer (the simulated controllers too) pay for each watcher.
-            if (!corked) {
-                corked = true;
-                out.cork();
-                process.nextTick(() => {
-                    corked = false;
-                    out.uncork();
-                });
-            }
-            out.write(line);
-        };
-        const eventLine = (type: string, rec: Rec) => `{"type":"${type}","object":${objJson(rec)}}\n`;
-        // Events sent on this watch: the fault injector may cut it after some (dropWatchesEvery).
-        let sent = 0;
-        let cut = false;
-        const sendEvent = (type: string, rec: Rec) => {
-            write(eventLine(type, rec));
-            if (!cut && this.faults.cutWatch(info, ++sent)) {
-                cut = true;
-                setImmediate(() => (req.socket ?? out.socket)?.destroy());
-            }
-        };
-        const bookmark = (extraAnnotations?: Record<string, string>) =>
-            write(
-                `${JSON.stringify({
-                    type: 'BOOKMARK',
-                    object: {
-                        kind: res.kind,
-                        apiVersion: res.apiVersion,
-                        metadata: { resourceVersion: this.store.resourceVersion, creationTimestamp: null, ...(extraAnnotations ? { annotations: extraAnnotations } : {}) },
-                    },
-                })}\n`,
-            );
-        const errorEvent = (status: KubeStatus) => {
-            write(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
-            out.end();
-        };
-        const filter = { namespace: res.namespaced ? info.namespace : undefined, labels, fields };
-        if (since !== undefined) {
-            const oldest = Number(this.store.oldestResourceVersion);
-            const current = Number(this.store.resourceVersion);
-            if (since < oldest) return errorEvent(makeStatus(410, 'Expired', `too old resource version: ${since} (${oldest})`));
-            if (since > current) {
-                return errorEvent(makeStatus(504, 'Timeout', `Too large resource version: ${since}, current: ${current}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 }));
-            }
-            for (const ev of this.store.eventsSince(since)) {
-                if (ev.rec.res !== res) continue;
-                const v = KubeStore.viewFor(filter, ev);
-                if (v) sendEvent(v.type, v.rec);
-            }
-        } else {
-            for (const r of this.store.select(res, filter.namespace, labels, fields)) sendEvent('ADDED', r);
-            if (sendInitial && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
-        }
-        const w: ActiveWatch = { res: out, socket: req.socket, close: () => undefined };
-        const unsubscribe = this.store.addSubscriber({
-            resKey: res.key,
-            ...filter,
-            deliver: (type, rec) => sendEvent(type, rec),
-        });
-        const timers: NodeJS.Timeout[] = [];
-        if (bookmarks && this.bookmarkIntervalMs > 0) timers.push(setInterval(() => bookmark(), this.bookmarkIntervalMs));
-        if (timeoutSeconds > 0) {
-            const ms = timeoutSeconds * 1000;
-            if (bookmarks && ms > 200) timers.push(setTimeout(() => bookmark(), ms - 100));
-            timers.push(
-                setTimeout(() => {
-                    cleanup();
-                    if (!out.writableEnded) out.end();
-                }, ms),
-            );
-        }
-        let cleaned = false;
-        const cleanup = () => {
-            if (cleaned) return;
-            cleaned = true;
-            unsubscribe();
-            for (const t of timers) clearTimeout(t);
-            this.watches.delete(w);
-        };
-        w.close = cleanup;
-        this.watches.add(w);
-        out.on('close', cleanup);
+    private watchContext(): WatchContext {
+        const min = this.options.minRequestTimeoutSeconds ?? 30;
+        const scale = this.options.watchTimeoutScale ?? 1;
+        return { store: this.store, faults: this.faults, bookmarkIntervalMs: this.bookmarkIntervalMs, watches: this.watches, watchDurationMs: (t) => watchDurationMs(t, min, scale) };
     }
 }

@@ -1,9 +1,13 @@
-/** The object store behind the Kubernetes API test server: writes, history, in-process watches, GC, namespaces. */
+/** The object store behind the Kubernetes API test server: reads, writes, namespaces; history and watches in ./watch.ts, GC in ./gc.ts, admission in ./admission.ts. */
 import { randomUUID } from 'node:crypto';
 import { KObj, StatusCause, KubeApiError, apiError, clone, cloneForWrite, deepEqual, deepFreeze, isPlainObject, k8sTime, BASE64, LABEL_VALUE, labelNameError, qualifiedNameError, subdomainError, randomSuffix } from './objects';
 import { ResourceRegistry, ResourceDefinition, ResourceInfo, ResourceRef } from './registry';
 import { LabelSelector, FieldSelector } from './selectors';
 import { jsonMergePatch, jsonPatch, invalidPatch } from './patches';
+import { FieldValidation, conform, strictDecodingError, unknownFieldWarning } from './schema';
+import { WatchHistory, WatchHub, HistoryEvent, EventType, Subscriber, viewFor } from './watch';
+import { GarbageCollector, PropagationPolicy, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, GC_MANAGER } from './gc';
+import { AdmissionChain, AdmissionOperation } from './admission';
 import { SEP, Scope, ManagerEntry, managerKey, flattenFields, removeFieldPath, applyMerge, stripNulls, prettyPath, cloneManagers, managersEqual, renderManagedFields } from './fieldManagement';
 
 export interface Rec {
@@ -16,14 +20,7 @@ export interface Rec {
     listJson?: string;
 }
 
-export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-export interface HistoryEvent {
-    rv: number;
-    type: EventType;
-    rec: Rec;
-    prev?: Rec;
-}
+export type { EventType, HistoryEvent, Subscriber } from './watch';
 
 /** What in-process subscribers receive. Objects are frozen: clone before mutating. */
 export interface StoreEvent {
@@ -42,6 +39,10 @@ export interface WriteOptions {
     force?: boolean;
     dryRun?: boolean;
     subresource?: '' | 'status';
+    /** what to do with fields the resource's schema does not know; in-process writes default to Strict (a simulator bug fails loudly) */
+    fieldValidation?: FieldValidation;
+    /** receives the warnings of the write (HTTP: the `Warning` headers) */
+    warnings?: string[];
 }
 
 export interface ListOptions {
@@ -51,21 +52,26 @@ export interface ListOptions {
 }
 
 export interface KubeStoreOptions {
+    /** events kept per resource at most (default 10000) */
     historySize?: number;
+    /**
+     * Compaction window (real: etcd compacts every 5 min, the watch cache keeps ~75 s): events older than this
+     * are forgotten, so a watch resuming from an older resourceVersion, an exact list or a continue token older
+     * than it gets 410 Expired. Default 5000 ms.
+     */
+    historyWindowMs?: number;
+    /** the garbage collector processes an owner's dependents this long after the change (default 50 ms) */
+    gcDelayMs?: number;
+    /** time source of the history window (tests move time forward without waiting); default Date.now */
+    clock?: () => number;
     autoCreateNamespaces?: boolean;
     garbageCollection?: boolean;
     namespaces?: string[];
     resources?: ResourceDefinition[];
     /** first resourceVersion handed out is this + 1 */
     initialResourceVersion?: number;
-}
-
-export interface Subscriber {
-    resKey: string | null;
-    namespace?: string;
-    labels?: LabelSelector;
-    fields?: FieldSelector;
-    deliver: (type: EventType | 'DELETED', rec: Rec, ev: HistoryEvent) => void;
+    /** API groups whose CRDs are installed (others' custom resources are not served); default all */
+    crdGroups?: readonly string[];
 }
 
 export const recKey = (resKey: string, ns: string, name: string) => `${resKey}|${ns}|${name}`;
@@ -79,11 +85,12 @@ export class KubeStore {
     readonly registry: ResourceRegistry;
     private rv: number;
     private readonly objects = new Map<string, Map<string, Map<string, Rec>>>();
-    private readonly history: HistoryEvent[] = [];
-    private historyStart = 0;
-    private oldest: number;
-    private readonly historySize: number;
-    private readonly subscribers = new Map<string | null, Set<Subscriber>>();
+    private readonly history: WatchHistory;
+    private readonly hub = new WatchHub();
+    /** Garbage collector (delayed, background/foreground/orphan). */
+    readonly gc: GarbageCollector;
+    /** Validating admission webhooks (e.g. BMO's). */
+    readonly admission = new AdmissionChain();
     private readonly uidIndex = new Map<string, Rec>();
     private readonly ownerIndex = new Map<string, Set<string>>();
     private readonly nsCounts = new Map<string, number>();
@@ -91,15 +98,27 @@ export class KubeStore {
     private readonly nsSwept = new Set<string>();
     private closed = false;
     autoCreateNamespaces: boolean;
-    garbageCollection: boolean;
 
     constructor(opts: KubeStoreOptions = {}) {
-        this.registry = new ResourceRegistry(opts.resources ?? []);
+        this.registry = new ResourceRegistry(opts.resources ?? [], opts.crdGroups);
         this.rv = opts.initialResourceVersion ?? 1000;
-        this.oldest = this.rv;
-        this.historySize = opts.historySize ?? 10000;
+        this.history = new WatchHistory({ windowMs: opts.historyWindowMs ?? 5000, sizePerResource: opts.historySize ?? 10000, initialResourceVersion: this.rv, now: opts.clock ?? Date.now });
         this.autoCreateNamespaces = opts.autoCreateNamespaces ?? false;
-        this.garbageCollection = opts.garbageCollection ?? true;
+        this.gc = new GarbageCollector(
+            {
+                recByKey: (key) => {
+                    const [resKey, ns, name] = key.split('|');
+                    return this.objects.get(resKey)?.get(ns)?.get(name);
+                },
+                byUid: (uid) => this.uidIndex.get(uid),
+                dependentsOf: (uid) => [...(this.ownerIndex.get(uid) ?? [])],
+                keyOf: (r) => recKey(r.res.key, r.ns, r.name),
+                deleteDependent: (r, policy) => this.delete(r.res, r.ns, r.name, { fieldManager: GC_MANAGER, preconditions: { uid: r.obj.metadata.uid }, propagationPolicy: policy }),
+                setOwnerReferences: (r, refs) => this.patch(r.res, r.ns, r.name, 'merge', { metadata: { ownerReferences: refs } }, { fieldManager: GC_MANAGER }),
+                removeFinalizer: (r, f) => this.mutate(r.res, r.ns, r.name, (o) => (o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((x: string) => x !== f)), { fieldManager: GC_MANAGER }),
+            },
+            { enabled: opts.garbageCollection ?? true, delayMs: opts.gcDelayMs ?? 50 },
+        );
         for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease', ...(opts.namespaces ?? [])]) {
             this.ensureNamespace(ns);
         }
@@ -110,13 +129,27 @@ export class KubeStore {
         return String(this.rv);
     }
 
-    /** Events with a resourceVersion greater than this are still in the history. */
+    /** etcd's compacted revision: continue tokens and exact reads older than this get 410. */
     get oldestResourceVersion(): string {
-        return String(this.oldest);
+        return String(this.history.compactedRevision());
+    }
+
+    /** A watch of this resource from an older resourceVersion gets 410 (its events were forgotten). */
+    oldestResourceVersionOf(ref: ResourceRef): number {
+        return this.history.oldestFor(this.resource(ref).key);
     }
 
     get historyLength(): number {
-        return this.history.length - this.historyStart;
+        return this.history.length;
+    }
+
+    /** Whether the garbage collector runs (it is a controller: off, nothing is collected). */
+    get garbageCollection(): boolean {
+        return this.gc.enabled;
+    }
+
+    set garbageCollection(on: boolean) {
+        this.gc.enabled = on;
     }
 
     resource(ref: ResourceRef): ResourceInfo {
@@ -125,9 +158,7 @@ export class KubeStore {
 
     /** Forget the whole event history: older resourceVersions now give 410. */
     compact(): void {
-        this.history.length = 0;
-        this.historyStart = 0;
-        this.oldest = this.rv;
+        this.history.compact(this.rv);
     }
 
     ensureNamespace(name: string): KObj {
@@ -198,14 +229,13 @@ export class KubeStore {
 
     /** @internal state of a resource as of a past resourceVersion, rebuilt from history */
     snapshotAt(res: ResourceInfo, rv: number): Map<string, Rec> | undefined {
-        if (rv < this.oldest || rv > this.rv) return undefined;
+        if (rv < this.history.oldestFor(res.key) || rv > this.rv) return undefined;
         const state = new Map<string, Rec>();
         const byNs = this.objects.get(res.key);
         if (byNs) for (const m of byNs.values()) for (const r of m.values()) state.set(`${r.ns}/${r.name}`, r);
-        for (let i = this.history.length - 1; i >= this.historyStart; i--) {
-            const ev = this.history[i];
-            if (ev.rv <= rv) break;
-            if (ev.rec.res !== res) continue;
+        const later = this.history.eventsSince(res.key, rv);
+        for (let i = later.length - 1; i >= 0; i--) {
+            const ev = later[i];
             const k = `${ev.rec.ns}/${ev.rec.name}`;
             if (ev.prev) state.set(k, ev.prev);
             else state.delete(k);
@@ -213,17 +243,9 @@ export class KubeStore {
         return state;
     }
 
-    /** @internal history events after rv (rv must be >= oldest) */
-    eventsSince(rv: number): HistoryEvent[] {
-        // binary search for first event with ev.rv > rv
-        let lo = this.historyStart;
-        let hi = this.history.length;
-        while (lo < hi) {
-            const mid = (lo + hi) >> 1;
-            if (this.history[mid].rv <= rv) lo = mid + 1;
-            else hi = mid;
-        }
-        return this.history.slice(lo);
+    /** @internal history events of a resource after rv (rv must be >= oldestResourceVersionOf) */
+    eventsSinceOf(res: ResourceInfo, rv: number): HistoryEvent[] {
+        return this.history.eventsSince(res.key, rv);
     }
 
     // ---- subscriptions ---------------------------------------------------------
@@ -255,63 +277,15 @@ export class KubeStore {
 
     /** @internal */
     addSubscriber(sub: Subscriber): () => void {
-        let set = this.subscribers.get(sub.resKey);
-        if (!set) this.subscribers.set(sub.resKey, (set = new Set()));
-        set.add(sub);
-        return () => {
-            set!.delete(sub);
-        };
+        return this.hub.add(sub);
     }
 
-    /** @internal how a given event looks to a filtered watcher (null: invisible) */
-    static viewFor(sub: { namespace?: string; labels?: LabelSelector; fields?: FieldSelector }, ev: HistoryEvent): { type: EventType; rec: Rec } | null {
-        if (sub.namespace !== undefined && ev.rec.res.namespaced && ev.rec.ns !== sub.namespace) return null;
-        const m = (r: Rec | undefined) =>
-            !!r && (!sub.labels || sub.labels.empty || sub.labels.matches(r.obj.metadata?.labels)) && (!sub.fields || sub.fields.empty || sub.fields.matches(r.obj));
-        const filtered = (sub.labels && !sub.labels.empty) || (sub.fields && !sub.fields.empty);
-        if (!filtered) return { type: ev.type, rec: ev.rec };
-        const cur = m(ev.rec);
-        if (ev.type === 'ADDED') return cur ? { type: 'ADDED', rec: ev.rec } : null;
-        if (ev.type === 'DELETED') return cur ? { type: 'DELETED', rec: ev.rec } : null;
-        const before = m(ev.prev);
-        if (cur && before) return { type: 'MODIFIED', rec: ev.rec };
-        if (cur) return { type: 'ADDED', rec: ev.rec };
-        if (before) {
-            // previous content, stamped with the event's resourceVersion (as the watch cache does)
-            const old = clone(ev.prev!.obj);
-            old.metadata.resourceVersion = String(ev.rv);
-            return { type: 'DELETED', rec: { ...ev.prev!, obj: old, json: undefined, listJson: undefined } };
-        }
-        return null;
-    }
+    /** @internal how a given event looks to a filtered watcher (null: invisible); see ./watch.ts */
+    static viewFor = viewFor;
 
     private emit(ev: HistoryEvent): void {
-        this.history.push(ev);
-        if (this.history.length - this.historyStart > this.historySize) {
-            const drop = this.history.length - this.historyStart - this.historySize;
-            this.oldest = this.history[this.historyStart + drop - 1].rv;
-            this.historyStart += drop;
-            if (this.historyStart > 4096 && this.historyStart > this.history.length / 2) {
-                this.history.splice(0, this.historyStart);
-                this.historyStart = 0;
-            }
-        }
-        for (const key of [ev.rec.res.key, null]) {
-            const set = this.subscribers.get(key);
-            if (!set) continue;
-            for (const sub of [...set]) {
-                if (!set.has(sub)) continue;
-                const v = KubeStore.viewFor(sub, ev);
-                if (!v) continue;
-                try {
-                    sub.deliver(v.type, v.rec, ev);
-                } catch (e) {
-                    // a misbehaving subscriber must not break the write path
-                    // eslint-disable-next-line no-console
-                    console.error('KubeStore subscriber failed:', e);
-                }
-            }
-        }
+        this.history.record(ev);
+        this.hub.publish(ev);
     }
 
     // ---- writes ------------------------------------------------------------------
@@ -425,6 +399,26 @@ export class KubeStore {
             }
         }
         if (causes.length > 0) throw this.invalid(res, name, causes);
+    }
+
+    /**
+     * The structural schema, as the apiserver applies a CRD's: unknown fields pruned (Strict: 400 naming them,
+     * Warn: one warning each), nulls pruned, defaults set; with `validate`, types/enums/required checked (422).
+     */
+    private checkSchema(res: ResourceInfo, obj: KObj, opts: WriteOptions, validate = true): void {
+        if (!res.schema) return;
+        const out = conform(res.schema, obj, validate);
+        const directive = opts.fieldValidation ?? 'Strict';
+        if (out.unknown.length > 0) {
+            if (directive === 'Strict') throw strictDecodingError(res.kind, res.version, out.unknown);
+            if (directive === 'Warn') opts.warnings?.push(...out.unknown.map(unknownFieldWarning));
+        }
+        if (out.causes.length > 0) throw this.invalid(res, obj.metadata?.name ?? '', out.causes);
+    }
+
+    /** Validating admission webhooks, after the object passed validation (main resource only, as BMO's rules). */
+    private admit(res: ResourceInfo, operation: AdmissionOperation, obj: KObj, prev: Rec | undefined, opts: WriteOptions): void {
+        this.admission.admit({ operation, resource: res, subresource: opts.subresource ?? '', namespace: res.namespaced ? (obj.metadata.namespace ?? '') : '', name: obj.metadata.name, object: obj, oldObject: prev?.obj, dryRun: !!opts.dryRun });
     }
 
     /** Resource-specific normalisation on every write (before ownership is computed). */
@@ -574,6 +568,7 @@ export class KubeStore {
             if (!s) this.ownerIndex.set(o.uid, (s = new Set()));
             s.add(recKey(rec.res.key, rec.ns, rec.name));
         }
+        if (rec.obj.metadata.ownerReferences) this.gc.referenced(rec);
     }
 
     private unindex(rec: Rec): void {
@@ -598,39 +593,16 @@ export class KubeStore {
     /** Stops background work (garbage collector, namespace controller). */
     close(): void {
         this.closed = true;
+        this.gc.close();
         for (const h of this.pending) clearImmediate(h);
         this.pending.clear();
     }
 
     private afterDelete(rec: Rec): void {
-        const uid = rec.obj.metadata.uid;
-        if (this.garbageCollection) {
-            const deps = this.ownerIndex.get(uid);
-            if (deps) for (const k of [...deps]) this.later(() => this.collectGarbage(k));
-        }
+        this.gc.removed(rec);
         if (rec.ns) {
             const nsRec = this.rec(this.registry.resolve('namespaces'), '', rec.ns);
             if (nsRec?.obj.metadata.deletionTimestamp) this.later(() => this.reconcileNamespace(rec.ns));
-        }
-    }
-
-    private collectGarbage(key: string): void {
-        const [resKey, ns, name] = key.split('|');
-        const res = this.registry.all().find((r) => r.key === resKey);
-        if (!res) return;
-        const rec = this.rec(res, ns, name);
-        if (!rec) return;
-        const owners: any[] = rec.obj.metadata.ownerReferences ?? [];
-        const alive = owners.filter((o) => this.uidIndex.has(o.uid));
-        if (alive.length === owners.length) return;
-        try {
-            if (alive.length === 0) {
-                if (!rec.obj.metadata.deletionTimestamp) this.delete(res, ns, name, { fieldManager: 'generic-garbage-collector' });
-            } else {
-                this.patch(res, ns, name, 'merge', { metadata: { ownerReferences: alive } }, { fieldManager: 'generic-garbage-collector' });
-            }
-        } catch {
-            // raced with another writer: the next owner deletion retries
         }
     }
 
@@ -691,7 +663,9 @@ export class KubeStore {
         md.creationTimestamp = k8sTime();
         if (res.statusSubresource) delete draft.status;
         this.normalize(res, draft, 'create');
+        this.checkSchema(res, draft, opts);
         this.validate(res, draft, undefined);
+        this.admit(res, 'CREATE', draft, undefined, opts);
         this.bumpGeneration(res, undefined, draft);
         let managers: ManagerEntry[];
         if (applyManager) {
@@ -752,7 +726,9 @@ export class KubeStore {
             if (res.key === '/namespaces') draft.spec = clone(prev.obj.spec);
             this.normalize(res, draft, 'update');
         }
+        this.checkSchema(res, draft, opts);
         this.validate(res, draft, prev);
+        this.admit(res, 'UPDATE', draft, prev, opts);
         this.bumpGeneration(res, prev, draft);
         const managers = this.updateManagers(res, prev, draft, opts.fieldManager ?? 'test', sub);
         return this.commit(res, prev, draft, managers, !!opts.dryRun);
@@ -823,6 +799,8 @@ export class KubeStore {
         if (scope === 'main') delete cfg.status;
         if (scope === 'status') cfg = { apiVersion: cfg.apiVersion, kind: cfg.kind, metadata: { name, namespace: cfg.metadata.namespace }, ...(cfg.status !== undefined ? { status: cfg.status } : {}) };
         this.normalize(res, cfg, 'applyConfig');
+        // pruned before ownership is computed: nobody owns a field the schema drops
+        this.checkSchema(res, cfg, opts, false);
         const applied = flattenFields(cfg, scope, res.listTypes);
         const prev = this.rec(res, ns, name);
         if (!prev) {
@@ -895,7 +873,9 @@ export class KubeStore {
             if (pm[k] === undefined) delete draft.metadata[k];
             else draft.metadata[k] = pm[k];
         }
+        this.checkSchema(res, draft, opts);
         this.validate(res, draft, prev);
+        this.admit(res, 'UPDATE', draft, prev, opts);
         this.bumpGeneration(res, prev, draft);
         return this.commit(
             res,
@@ -914,9 +894,13 @@ export class KubeStore {
         ref: ResourceRef,
         namespace: string,
         name: string,
-        opts: WriteOptions & { preconditions?: { uid?: string; resourceVersion?: string } } = {},
+        opts: WriteOptions & { preconditions?: { uid?: string; resourceVersion?: string }; propagationPolicy?: PropagationPolicy } = {},
     ): { pending: boolean; object: Readonly<KObj> } {
         const res = this.resource(ref);
+        const policy = opts.propagationPolicy ?? 'Background';
+        if (!['Background', 'Foreground', 'Orphan'].includes(policy)) {
+            throw apiError(400, 'BadRequest', `propagationPolicy: Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"`);
+        }
         const ns = res.namespaced ? namespace : '';
         const prev = this.rec(res, ns, name);
         if (!prev) throw this.notFound(res, name);
@@ -929,7 +913,10 @@ export class KubeStore {
         }
         if (prev.obj.metadata.deletionTimestamp) return { pending: true, object: prev.obj };
         const draft = clone(prev.obj);
-        const hasFinalizers = (prev.obj.metadata.finalizers ?? []).length > 0;
+        // Foreground/Orphan: the collector's finalizer holds the object until it has dealt with its dependents
+        const gcFinalizer = !this.gc.enabled || res.key === '/namespaces' ? undefined : policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
+        if (gcFinalizer && !(draft.metadata.finalizers ?? []).includes(gcFinalizer)) draft.metadata.finalizers = [...(draft.metadata.finalizers ?? []), gcFinalizer];
+        const hasFinalizers = (draft.metadata.finalizers ?? []).length > 0;
         if (!hasFinalizers && res.key !== '/namespaces') {
             // immediate deletion: one DELETED event carrying the last state
             const r = this.commit(res, prev, draft, prev.managers, !!opts.dryRun, true);
@@ -945,6 +932,8 @@ export class KubeStore {
         }
         this.bumpGeneration(res, prev, draft);
         const r = this.commit(res, prev, draft, prev.managers, !!opts.dryRun);
+        const now = gcFinalizer && !opts.dryRun ? this.rec(res, ns, name) : undefined;
+        if (now) this.gc.finalizing(now);
         return { pending: true, object: r.obj };
     }
 

@@ -13,8 +13,8 @@
  *   hosts without consumerRef, deletionTimestamp, errorMessage, paused or capm3.metal3.io/unhealthy
  *   annotation; a random one is picked. None: AssociateBareMetalHost False, waiting for BMH changes;
  * - Associate + setHostSpec: host label cluster-name, spec.consumerRef {apiVersion, kind, name,
- *   namespace}, the Metal3Machine as controller owner, spec.image {url, checksum, checksumType,
- *   format}, spec.userData, spec.online true; annotation metal3.io/BareMetalHost=<ns>/<host>;
+ *   namespace}, the Metal3Machine as controller owner, spec.image {url, checksum, checksumType
+ *   (when set), format (v1beta2 diskFormat)} (metal3machine_manager.go:1165-1175), spec.userData, spec.online true; annotation metal3.io/BareMetalHost=<ns>/<host>;
  *   spec.image.url empty (and no customDeploy.method) is an error, nothing is associated;
  * - once the host is `provisioned`: SetProviderIDFromNodeLabel — the workload Node labelled
  *   metal3.io/uuid=<BMH uid> (created by FKAS's /updateNode) gets spec.providerID
@@ -198,7 +198,7 @@ export class Metal3MachineController extends SimController {
             h.spec.consumerRef = { apiVersion: m3m.apiVersion, kind: 'Metal3Machine', name: m3m.metadata.name, namespace: m3m.metadata.namespace };
             h.metadata.ownerReferences = [...(h.metadata.ownerReferences ?? []).filter((r: any) => r.uid !== m3m.metadata.uid), ownerRef(m3m, true)];
             if (!h.spec.image && img.url) {
-                h.spec.image = { url: img.url, checksum: img.checksum ?? '', checksumType: img.checksumType ?? '', ...(img.format !== undefined ? { format: img.format } : {}) };
+                h.spec.image = { url: img.url, checksum: img.checksum ?? '', ...(img.checksumType ? { checksumType: img.checksumType } : {}), ...(img.diskFormat ? { format: img.diskFormat } : {}) };
                 h.spec.userData = { ...m3m.status.userData };
             }
             h.spec.online = true;
