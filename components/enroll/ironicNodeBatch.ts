@@ -190,15 +190,28 @@ function fail(ctx: WaitContext, host: string, state: string, error: string, cond
 }
 
 /** Which conductor holds each node (uuid -> hostname), as last looked up (a record, not a Map: see tracker.ts). */
-interface Conductors {
+export interface Conductors {
     readonly of: Record<string, string | null>;
     at: number;
+    /** A node's conductor was unreachable since the last look: look again before the next moves are recorded. */
+    stale: boolean;
 }
-/** A conductor joining or leaving moves nodes: a recorded run looks again at most this often while nodes move. */
-const CONDUCTOR_REFRESH_MS = 30_000;
+/**
+ * A conductor joining or leaving moves nodes: a recorded run looks again at most this often while
+ * nodes move, and at once after a node's conductor was unreachable (a takeover is under way). Each
+ * look is a detail list of the whole batch, so it stays rare: Ironic's create answers name the
+ * conductor already.
+ */
+const CONDUCTOR_REFRESH_MS = 300_000;
 
-function newConductors(): Conductors {
-    return { of: {}, at: Number.NEGATIVE_INFINITY };
+/** Whether the nodes `moving` need a look at their conductors: one unknown, a takeover under way, or the last look too old. */
+export function conductorsToLook(known: Conductors, moving: readonly string[], now: number): boolean {
+    if (moving.length === 0) return false;
+    return known.stale || now - known.at >= CONDUCTOR_REFRESH_MS || !moving.every((uuid) => uuid in known.of);
+}
+
+export function newConductors(): Conductors {
+    return { of: {}, at: Number.NEGATIVE_INFINITY, stale: false };
 }
 
 /**
@@ -206,10 +219,10 @@ function newConductors(): Conductors {
  * observed, ONE detail list when one of them has no known conductor or the last look is stale.
  */
 async function lookUpConductors(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: WaitContext, moving: readonly string[], known: Conductors): Promise<void> {
-    if (!ctx.tracker.recording() || moving.length === 0) return;
-    if (Date.now() - known.at < CONDUCTOR_REFRESH_MS && moving.every((uuid) => uuid in known.of)) return;
+    if (!ctx.tracker.recording() || !conductorsToLook(known, moving, Date.now())) return;
     Object.assign(known.of, await client.conductors(batchMarker(inputs.label)));
     known.at = Date.now();
+    known.stale = false;
 }
 
 function conductorOf(known: Conductors, node: IronicNode | undefined): string | undefined {
@@ -323,6 +336,8 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
             while (move.send) {
                 const last = await move.send();
                 settle(ctx, pacing, spec, node, last);
+                // Its conductor was unreachable: the live ones are taking its nodes over.
+                if (last.kind === "unavailable") known.stale = true;
                 if (last.kind !== "sent" || !last.node) return;
                 // Ironic answered with the node (created, adopted): no need to wait for the next list.
                 node = last.node;
