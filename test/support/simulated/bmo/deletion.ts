@@ -7,7 +7,7 @@
  * delayed by PROVISIONING_LIMIT stays delayed until capacity frees (checkDelayedHost runs first).
  */
 import type { KObj } from '../../kube/objects';
-import { restartBusyOperation } from './inspection';
+import { restartBusyOperation } from './busyStep';
 import { stillDelayed } from './provisioningLimit';
 import { enterGated } from './provisioning';
 import { releaseSecret } from './registration';

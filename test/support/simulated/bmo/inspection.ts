@@ -6,56 +6,30 @@
  * A restarted inspection is a new Ironic inspection: it waits for PROVISIONING_LIMIT capacity.
  */
 import type { KObj } from '../../kube/objects';
-import { failOperation, injectedFailure } from './errors';
-import { ensureCapacity } from './provisioningLimit';
+import { runBusyStep } from './busyStep';
 import type { BmoRuntime } from './runtime';
 import { clearErrorFields } from './runtime';
-import { BMH, BmhState, hash01, Track } from './types';
-
-/** Starts the operation of a busy state again after an error or a delay: capacity first, then the error cleared. */
-export function restartBusyOperation(rt: BmoRuntime, t: Track, host: KObj, state: BmhState): boolean {
-    if (!ensureCapacity(rt, t, host, state)) return false;
-    const status = host.status?.operationalStatus;
-    if (status === 'error' || status === 'delayed') rt.clearError(t);
-    rt.markBusy(t, state);
-    return true;
-}
+import { hash01, Track } from './types';
 
 export function reconcileInspecting(rt: BmoRuntime, t: Track, host: KObj): void {
-    if (!restartBusyOperation(rt, t, host, 'inspecting')) return;
-    rt.schedule(t, 'inspecting', rt.delayFor(t, 'inspecting', rt.delays.inspecting), () => {
-        const h = rt.store.peek(BMH, t.ns, t.name);
-        if (!h || h.metadata.deletionTimestamp || h.status?.provisioning?.state !== 'inspecting') return;
-        const failure = injectedFailure(rt, t, h, 'inspecting');
-        if (failure) {
-            failOperation(rt, t, h, failure);
-            return;
-        }
+    runBusyStep(rt, t, host, 'inspecting', (h) =>
         rt.setState(t, h, 'preparing', (s) => {
             clearErrorFields(s);
             s.hardware = hardwareFor(rt, h);
             s.hardwareProfile = 'unknown';
             s.poweredOn = false;
             s.errorCount = 0;
-        });
-    });
+        }),
+    );
 }
 
 export function reconcilePreparing(rt: BmoRuntime, t: Track, host: KObj): void {
-    if (!restartBusyOperation(rt, t, host, 'preparing')) return;
-    rt.schedule(t, 'preparing', rt.delayFor(t, 'preparing', rt.delays.preparing), () => {
-        const h = rt.store.peek(BMH, t.ns, t.name);
-        if (!h || h.metadata.deletionTimestamp || h.status?.provisioning?.state !== 'preparing') return;
-        const failure = injectedFailure(rt, t, h, 'preparing');
-        if (failure) {
-            failOperation(rt, t, h, failure);
-            return;
-        }
+    runBusyStep(rt, t, host, 'preparing', (h) =>
         rt.setState(t, h, 'available', (s) => {
             clearErrorFields(s);
             s.errorCount = 0;
-        });
-    });
+        }),
+    );
 }
 
 /** Synthetic hardware details, stable per host uid and seed. */

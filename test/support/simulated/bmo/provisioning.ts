@@ -6,12 +6,11 @@
  */
 import type { KObj } from '../../kube/objects';
 import { imageChecksumError, needsProvisioning, provisionedImage, provisioningCancelled } from '../bmhProvisioning';
-import { failOperation, injectedFailure } from './errors';
-import { restartBusyOperation } from './inspection';
+import { runBusyStep } from './busyStep';
 import { ensureCapacity } from './provisioningLimit';
 import type { BmoRuntime } from './runtime';
 import { clearErrorFields } from './runtime';
-import { BMH, BmhState, Track } from './types';
+import { BmhState, Track } from './types';
 
 /** Moves to a (de)provisioning state when PROVISIONING_LIMIT allows it (else the host is delayed). */
 export function enterGated(rt: BmoRuntime, t: Track, host: KObj, state: BmhState, extra?: (st: any) => void): void {
@@ -39,31 +38,30 @@ export function reconcileProvisioning(rt: BmoRuntime, t: Track, host: KObj): voi
         enterGated(rt, t, host, 'deprovisioning');
         return;
     }
-    if (!restartBusyOperation(rt, t, host, 'provisioning')) return;
-    rt.schedule(t, 'provisioning', rt.delayFor(t, 'provisioning', rt.delays.provisioning), () => {
-        const h = rt.store.peek(BMH, t.ns, t.name);
-        if (!h || h.metadata.deletionTimestamp || h.status?.provisioning?.state !== 'provisioning') return;
-        if (provisioningCancelled(h)) return; // re-queued: goes deprovisioning
-        const failure = injectedFailure(rt, t, h, 'provisioning');
-        if (failure) {
-            failOperation(rt, t, h, failure);
-            return;
-        }
-        const err = imageChecksumError(h.spec?.image);
-        if (err) {
-            // not retried until spec.image changes
-            t.failedImage = JSON.stringify(h.spec.image);
-            rt.setError(t, 'provisioning error', err, true);
-            return;
-        }
-        // actionProvisioning: the deployed image is recorded in status.provisioning.image
-        rt.setState(t, h, 'provisioned', (s) => {
-            s.provisioning.image = provisionedImage(h);
-            s.poweredOn = true;
-            s.operationalStatus = 'OK';
-            s.errorCount = 0;
-        });
-    });
+    runBusyStep(
+        rt,
+        t,
+        host,
+        'provisioning',
+        (h) => {
+            const err = imageChecksumError(h.spec?.image);
+            if (err) {
+                // not retried until spec.image changes
+                t.failedImage = JSON.stringify(h.spec.image);
+                rt.setError(t, 'provisioning error', err, true);
+                return;
+            }
+            // actionProvisioning: the deployed image is recorded in status.provisioning.image
+            rt.setState(t, h, 'provisioned', (s) => {
+                s.provisioning.image = provisionedImage(h);
+                s.poweredOn = true;
+                s.operationalStatus = 'OK';
+                s.errorCount = 0;
+            });
+        },
+        // re-queued: goes deprovisioning
+        provisioningCancelled,
+    );
 }
 
 /** handleProvisioned: removing or changing the image deprovisions. Returns whether it did. */
@@ -74,21 +72,13 @@ export function cancelProvisioned(rt: BmoRuntime, t: Track, host: KObj): boolean
 }
 
 export function reconcileDeprovisioning(rt: BmoRuntime, t: Track, host: KObj): void {
-    if (!restartBusyOperation(rt, t, host, 'deprovisioning')) return;
-    rt.schedule(t, 'deprovisioning', rt.delayFor(t, 'deprovisioning', rt.delays.deprovisioning), () => {
-        const h = rt.store.peek(BMH, t.ns, t.name);
-        if (!h || h.metadata.deletionTimestamp || h.status?.provisioning?.state !== 'deprovisioning') return;
-        const failure = injectedFailure(rt, t, h, 'deprovisioning');
-        if (failure) {
-            failOperation(rt, t, h, failure);
-            return;
-        }
+    runBusyStep(rt, t, host, 'deprovisioning', (h) =>
         // actionDeprovisioning clears status.provisioning.image; cleaning leaves the host off
         rt.setState(t, h, 'available', (s) => {
             s.provisioning.image = { url: '' };
             s.poweredOn = false;
             clearErrorFields(s);
             s.errorCount = 0;
-        });
-    });
+        }),
+    );
 }
