@@ -33,6 +33,10 @@ export interface IronicNode {
     /** Set when Ironic itself put the node in maintenance, e.g. "clean failure". */
     readonly fault: string | null;
     readonly inspection_finished_at: string | null;
+    /** The conductor holding the node's lock right now (null: none): a lock that never ends is stale (stuckNodes.ts). */
+    readonly reservation?: string | null;
+    /** When provision_state last changed. */
+    readonly provision_updated_at?: string | null;
     /** The conductor holding the node: in Ironic's answer to a create or update, not in a node list (see conductors()). */
     readonly conductor?: string | null;
 }
@@ -69,7 +73,7 @@ export function faultOf(body: string): string {
 }
 
 const TRANSIENT_STATUS: readonly number[] = [429, 502, 503, 504];
-const NODE_FIELDS = "uuid,name,description,provision_state,target_provision_state,last_error,maintenance,maintenance_reason,fault,inspection_finished_at";
+const NODE_FIELDS = "uuid,name,description,provision_state,target_provision_state,last_error,maintenance,maintenance_reason,fault,inspection_finished_at,reservation,provision_updated_at";
 
 export class IronicClient {
     // Assigned in the constructor: the `__provider` serializer drops field initializers.

@@ -12,6 +12,7 @@ import { IronicClient, IronicConnection, IronicNode, isIronicApiError } from "./
 import { DeleteAction, EnrollAction, MAX_RETRIES, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
 import { joinNodePoller, Listed, PollNeed, Subscription } from "./nodePoller";
 import { DeclaredNodes, expandHosts, IronicNodeDefaults, IronicNodeEntry, withHostsInFull } from "./nodeDefaults";
+import { newStuckWatch, STUCK_DEFAULT_SECONDS, stuckError, stuckMs, StuckWatch } from "./stuckNodes";
 
 export interface IronicNodeSpec {
     readonly name: string;
@@ -41,6 +42,8 @@ export interface IronicNodeBatchInputs extends BatchInputs<IronicNodeSpec> {
     readonly concurrency: number;
     /** The longest wait between two looks at the batch (the poll backs off to it while nothing changes). */
     readonly pollSeconds: number;
+    /** A host whose node stays held this long with no progress (a lost lock, a dead conductor's task) fails, saying what holds it (stuckNodes.ts). */
+    readonly stuckSeconds?: number;
 }
 
 /** Every node of a batch carries this in its description: the list filter, and proof of ownership. */
@@ -107,7 +110,8 @@ async function listBatch(client: IronicClient, inputs: IronicNodeBatchInputs): P
  * What came of one request about one host. Ironic answers 409 while another request holds
  * the node (NodeLocked), and 500 while the conductor that holds it is unreachable (dead, until
  * its heartbeat times out and the live ones take its nodes over): both pass, so the host backs
- * off, and fails only when it lasts (SETBACK_LIMIT). A 400 (or another 4xx) is a refusal of the
+ * off. An unreachable conductor fails the host when it lasts (SETBACK_LIMIT); a lock when it does
+ * not move (stuckSeconds, stuckNodes.ts), however often the host met it. A 400 (or another 4xx) is a refusal of the
  * request itself ("Driver redfish does not support inspect"): asking again changes nothing, so
  * the host fails with Ironic's message.
  */
@@ -169,9 +173,10 @@ interface Pacing {
 }
 const CONFLICT_BACKOFF_MS = { base: 1_000, cap: 30_000 };
 /**
- * Setbacks in a row (409, 5xx) after which a host fails for this run, naming Ironic's last answer:
- * with the backoff above, about 2.5 min: past a dead conductor's takeover with Ironic's default
- * heartbeat_timeout (60 s), and short of waiting a whole deadline on a lock Ironic never releases.
+ * Setbacks in a row (409 or 5xx) after which a host whose conductor stays unreachable (5xx) fails for
+ * this run, naming Ironic's last answer: with the backoff above, about 2.5 min: past a dead
+ * conductor's takeover with Ironic's default heartbeat_timeout (60 s). Locks are judged by whether
+ * they move instead (stuckNodes.ts): a conductor at work may hold a node longer.
  */
 export const SETBACK_LIMIT = 10;
 
@@ -238,13 +243,24 @@ function settle(ctx: WaitContext, pacing: Pacing, spec: IronicNodeSpec, node: Ir
     if (outcome.kind === "sent") delete pacing.conflicts[spec.uuid];
     if (outcome.kind === "conflict" || outcome.kind === "unavailable") {
         const n = (pacing.conflicts[spec.uuid] = (pacing.conflicts[spec.uuid] ?? 0) + 1);
-        if (n >= SETBACK_LIMIT) {
-            const what = outcome.kind === "conflict" ? "stayed locked" : "kept failing";
-            fail(ctx, spec.name, node?.provision_state ?? "absent", `the node ${what} through ${n} attempts: ${outcome.error}`);
+        if (outcome.kind === "unavailable" && n >= SETBACK_LIMIT) {
+            fail(ctx, spec.name, node?.provision_state ?? "absent", `the node kept failing through ${n} attempts: ${outcome.error}`);
             return;
         }
         pacing.notBefore[spec.uuid] = Date.now() + backoffMs(n, CONFLICT_BACKOFF_MS.base, CONFLICT_BACKOFF_MS.cap);
     }
+}
+
+function stuckLimitOf(inputs: IronicNodeBatchInputs): number {
+    return Number(inputs.stuckSeconds ?? STUCK_DEFAULT_SECONDS) * 1000;
+}
+
+/** After a 409 outside the node poll (re-applying a host): fails the host once the lock has not moved for the limit. */
+async function judgeLock(client: IronicClient, stuck: StuckWatch, limitMs: number, ctx: WaitContext, spec: IronicNodeSpec): Promise<void> {
+    const now = Date.now();
+    const node = await client.getNode(spec.uuid);
+    const heldMs = node ? stuckMs(stuck, node, now) : 0;
+    if (node && heldMs >= limitMs) fail(ctx, spec.name, node.provision_state, stuckError(node, heldMs));
 }
 
 /** A host's next step, decided from its node as Ironic last reported it. */
@@ -313,6 +329,8 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
     const known = newConductors();
     const slot = limiter(Number(inputs.concurrency));
     const ceilingMs = Number(inputs.pollSeconds) * 1000;
+    const stuck = newStuckWatch();
+    const stuckLimitMs = stuckLimitOf(inputs);
     // Per host uuid (records, not Maps: see tracker.ts): a request in flight; when its last one was answered.
     const busy: Record<string, boolean> = {};
     const answeredAt: Record<string, number> = {};
@@ -360,6 +378,15 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
         tasks.push(task);
     };
 
+    /**
+     * A host's move from a list made at `at`: an unfinished host whose node stayed held with no progress
+     * for stuckLimitMs fails (a lock, or a task, no conductor will move on); a finished one stays done.
+     */
+    const judge = (spec: IronicNodeSpec, node: IronicNode | undefined, at: number): Move => {
+        const heldMs = node && !ctx.tracker.isDone(spec.name) ? stuckMs(stuck, node, at) : 0;
+        return node && heldMs >= stuckLimitMs ? { state: node.provision_state, error: stuckError(node, heldMs) } : decide(spec, node);
+    };
+
     /** Hosts that wait for Ironic to report a transition (no request of ours in flight, not finished). */
     const waiting = () => hosts.filter((spec) => !busy[spec.uuid] && !failed(ctx, spec.name) && !ctx.tracker.isDone(spec.name)).length;
     /** Every unfinished host has a request in flight: a list would show nothing to act on. */
@@ -376,7 +403,7 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
             // A host with a request in flight, or answered after this list was asked for, is judged by a later list.
             const moves = hosts
                 .filter((spec) => !busy[spec.uuid] && !failed(ctx, spec.name) && (answeredAt[spec.uuid] ?? 0) <= sentAt)
-                .map((spec) => ({ spec, node: nodes.get(spec.uuid), move: decide(spec, nodes.get(spec.uuid)) }));
+                .map((spec) => ({ spec, node: nodes.get(spec.uuid), move: judge(spec, nodes.get(spec.uuid), sentAt) }));
             const moving = moves.filter((m) => m.node && m.move.state !== undefined && ctx.tracker.stateOf(m.spec.name)?.state !== m.move.state).map((m) => m.node!.uuid);
             await lookUpConductors(client, inputs, ctx, moving, known);
             // Hosts this list let move on: a request to send, or finished (done or failed). A state
@@ -457,7 +484,7 @@ function interfaceProblems(property: string, where: string, interfaces: Record<s
 }
 
 const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
-    connectionKeys: ["endpoints", "username", "password", "caPem", "apiVersion", "concurrency", "pollSeconds", "timeoutSeconds"],
+    connectionKeys: ["endpoints", "username", "password", "caPem", "apiVersion", "concurrency", "pollSeconds", "timeoutSeconds", "stuckSeconds"],
 
     secrets: (inputs) => [inputs.password, ...Object.values(inputs.driverInfoSecrets ?? {})],
 
@@ -471,6 +498,9 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
         if (!/^1\.\d+$/.test(String(inputs.apiVersion))) failures.push({ property: "apiVersion", reason: `apiVersion must look like 1.81, got ${inputs.apiVersion}` });
         if (!(Number(inputs.concurrency) >= 1)) failures.push({ property: "concurrency", reason: "concurrency must be at least 1" });
         if (!(Number(inputs.pollSeconds) > 0)) failures.push({ property: "pollSeconds", reason: "pollSeconds must be positive" });
+        if (inputs.stuckSeconds !== undefined && !(Number(inputs.stuckSeconds) > 0)) {
+            failures.push({ property: "stuckSeconds", reason: `stuckSeconds must be a positive number of seconds, got ${JSON.stringify(inputs.stuckSeconds)}` });
+        }
         // Declared inputs: hosts are entries over nodeDefaults, each checked once where it is declared.
         const { nodeDefaults: defaults, hosts: entries } = inputs as unknown as DeclaredNodes;
         if (defaults !== undefined && (typeof defaults !== "object" || defaults === null || Array.isArray(defaults))) {
@@ -495,6 +525,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
         try {
             const existing = await listBatch(client, inputs);
             const pacing = newPacing();
+            const stuck = newStuckWatch();
             await mapBounded(hosts.filter((spec) => existing.has(spec.uuid)), inputs.concurrency, async (spec) => {
                 const node = existing.get(spec.uuid);
                 for (;;) {
@@ -504,6 +535,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
                         return updated;
                     });
                     settle(ctx, pacing, spec, node, outcome);
+                    if (outcome.kind === "conflict") await judgeLock(client, stuck, stuckLimitOf(inputs), ctx, spec);
                     if ((outcome.kind !== "conflict" && outcome.kind !== "unavailable") || failed(ctx, spec.name) || ctx.deadline.passed()) return;
                     // Locked, or its conductor unreachable: try again soon, never in a tight loop.
                     await sleep(Math.min(Math.max(0, pacing.notBefore[spec.uuid] - Date.now()), ctx.deadline.remaining()));
@@ -571,6 +603,8 @@ export interface IronicNodeBatchArgs {
     readonly driverInfoSecrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     readonly concurrency?: pulumi.Input<number>;
     readonly pollSeconds?: pulumi.Input<number>;
+    /** A node held this long with no progress (a lost lock, a dead conductor's task) fails its host, saying what holds it (default STUCK_DEFAULT_SECONDS). */
+    readonly stuckSeconds?: pulumi.Input<number>;
     /** Run dir of this `pulumi up` (components/record/run.ts); "" records nothing. */
     readonly runDir?: pulumi.Input<string>;
 }

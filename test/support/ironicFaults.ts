@@ -122,9 +122,9 @@ export function runInChild(serializedProvider: string, method: "create" | "updat
 }
 
 /** One IronicNodeBatch of fake-hardware hosts aimed at `lab`, as the program declares it, rebuilt from `__provider`. */
-export async function declareFakeHardwareBatch(lab: IronicLab, label: string, hosts: readonly Host[], timeoutSeconds: number): Promise<CapturedResource> {
+export async function declareFakeHardwareBatch(lab: IronicLab, label: string, hosts: readonly Host[], timeoutSeconds: number, stuckSeconds?: number): Promise<CapturedResource> {
     const [batch] = await captureDynamicResources(() => {
-        new IronicNodeBatch(label, { label, hosts: hosts.map(fakeHardwareNodeSpec), targetState: "available", timeoutSeconds, ...batchAccess(lab) });
+        new IronicNodeBatch(label, { label, hosts: hosts.map(fakeHardwareNodeSpec), targetState: "available", timeoutSeconds, ...batchAccess(lab), ...(stuckSeconds ? { stuckSeconds } : {}) });
     });
     return batch;
 }
