@@ -231,7 +231,7 @@ function verdicts(lab: LabResult, size: SizeResult): string[] {
     const lines: string[] = [`- the raw bound's concurrency, swept on the first run: ${swept}; the fastest, ${size.rawConcurrency} in flight, is (b)`];
     for (const [m, target] of [["a1", TARGETS.oneInFlight], ["a4", TARGETS.fourInFlight]] as const) {
         const r = ratio(m, median);
-        const verdict = r <= target ? "met" : `missed by ${fmt((r / target - 1) * 100, 0)} %`;
+        const verdict = r <= target ? "met" : `missed by ${fmt((r / target - 1) * 100, 1)} %`;
         lines.push(`- a/b, ${m === "a1" ? "1 batch" : "4 batches"} in flight: ${fmt(r, 2)} median, ${fmt(ratio(m, min), 2)} min (target ≤ ${target}: ${verdict})`);
     }
     const perHost = Math.max(...(["a1", "a4"] as Method[]).map((m) => median(size.samples[m].map((s) => s.requests)) / size.hosts));
@@ -252,7 +252,7 @@ export const ironicEnroll: Bench = async (ctx) => {
     const parts: string[] = [
         "A real Ironic 21.4 (Debian packages) started by the bench: MariaDB and one ironic-api + ironic-conductor pair per conductor, TLS proxies and basic auth " +
             "(bcrypt htpasswd, checked on every request) as the tests run it, fake-hardware nodes, everything on this machine's CPUs. Each host: create, port, manage, inspect, provide. " +
-            "(a) is IronicNodeBatch rebuilt from `__provider` as the stack runs it: batches of 50 with the resource's defaults (20 requests in flight, polls paced by what they find, " +
+            "(a) is IronicNodeBatch rebuilt from `__provider` as the stack runs it: batches of 50 with the resource's defaults (20 requests in flight to the Ironic, shared by the batches in flight; polls paced by what they find, " +
             "at most 2 s apart), the run recorded; batches chained like HostEnrollment's `maxBatchesInFlight`. Batches in flight share the node list of each poll (one provider " +
             "process, one poll per Ironic, each batch keeping its own nodes): counted once here, and recorded once: in the run record of the batch that joined the poll first among those it served. (b) makes the same five calls per host with no bookkeeping, one shared " +
             `node list every ${RAW.pollMs} ms while any host waits, at the fastest of ${RAW.candidates.join(", ")} requests in flight (${RAW.quickCandidates.join(" or ")} with \`--quick\`): each is run once on the lab's first round, ` +

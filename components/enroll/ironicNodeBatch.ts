@@ -6,10 +6,11 @@
 // (nodePoller.ts), and the poll backs off while nothing changes; a recorded run
 // also looks up nodes' conductors, one list now and then.
 import * as pulumi from "@pulumi/pulumi";
-import { backoffMs, limiter, mapBounded, sleep } from "./bounded";
+import { backoffMs, mapBounded, sleep } from "./bounded";
 import { BatchInputs, BatchOutputs, BatchStatus, HostDriver, makeBatchProvider, WaitContext } from "./batchProvider";
 import { IronicClient, IronicConnection, IronicNode, isIronicApiError } from "./ironicApi";
 import { DeleteAction, EnrollAction, MAX_RETRIES, nextDeleteAction, nextEnrollAction, PROVISION_TARGET } from "./ironicStates";
+import { ironicSlot } from "./ironicSlots";
 import { joinNodePoller, Listed, PollNeed, Subscription } from "./nodePoller";
 import { DeclaredNodes, expandHosts, IronicNodeDefaults, IronicNodeEntry, withHostsInFull } from "./nodeDefaults";
 import { newStuckWatch, STUCK_DEFAULT_SECONDS, stuckError, stuckMs, StuckWatch } from "./stuckNodes";
@@ -38,7 +39,7 @@ export interface IronicNodeBatchInputs extends BatchInputs<IronicNodeSpec> {
     readonly apiVersion: string;
     /** Merged into every node's driver_info (e.g. redfish_password); kept secret. */
     readonly driverInfoSecrets: Record<string, string>;
-    /** Requests in flight at once. */
+    /** Requests in flight at once to this Ironic, shared by every batch in flight on it (ironicSlots.ts). */
     readonly concurrency: number;
     /** The longest wait between two looks at the batch (the poll backs off to it while nothing changes). */
     readonly pollSeconds: number;
@@ -327,7 +328,7 @@ async function nextList(sub: Subscription, need: PollNeed, clock: ReturnType<typ
 async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: WaitContext, hosts: readonly IronicNodeSpec[], decide: Decide): Promise<void> {
     const pacing = newPacing();
     const known = newConductors();
-    const slot = limiter(Number(inputs.concurrency));
+    const slot = ironicSlot(connectionOf(inputs), Number(inputs.concurrency));
     const ceilingMs = Number(inputs.pollSeconds) * 1000;
     const stuck = newStuckWatch();
     const stuckLimitMs = stuckLimitOf(inputs);
@@ -601,6 +602,7 @@ export interface IronicNodeBatchArgs {
     readonly caPem?: pulumi.Input<string>;
     readonly apiVersion: pulumi.Input<string>;
     readonly driverInfoSecrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Requests in flight at once to this Ironic, shared by every batch in flight on it in the provider process (default 20). */
     readonly concurrency?: pulumi.Input<number>;
     readonly pollSeconds?: pulumi.Input<number>;
     /** A node held this long with no progress (a lost lock, a dead conductor's task) fails its host, saying what holds it (default STUCK_DEFAULT_SECONDS). */
