@@ -56,6 +56,13 @@ describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/cond
 
     const hostsOf = (batch: CapturedResource) => batch.inputs.hosts as IronicNodeSpec[];
 
+    /** README's remedy for locks left behind and orphaned tasks: every conductor restarted (a dead one started again first). */
+    async function restartConductors(): Promise<void> {
+        await lab.startMissing();
+        for (const i of [1, 2, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
+        await lab.startMissing();
+    }
+
     it("an API process killed and restarted mid-create: the batch completes, each host once with one port", async () => {
         const batch = await declareBatch("faults/api-killed", inventory.slice(0, HOSTS));
         const result = await createThrough(batch, async () => {
@@ -83,19 +90,7 @@ describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/cond
         });
         try {
             assert.ok(heldByVictim > 0, "the killed conductor held some of the batch's nodes");
-            if (result.error) {
-                const failure = result.error;
-                assert.equal(failure.id, batch.inputs.label, String(failure.message));
-                assert.match(failure.message, /stayed in \S+ .*for \d+ s with no conductor working on it: .* Restart the conductors, then run up again/);
-                await lab.startMissing();
-                for (const i of [1, 2, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
-                await lab.startMissing();
-                const resumed = await batch.provider.update(failure.id, failure.properties, batch.inputs);
-                assert.equal(resumed.outs.status.ready, true);
-                declared.at(-1)!.props = resumed.outs;
-                await assertEachHostOnce(lab, batch.inputs.label, hostsOf(batch), "available");
-                return;
-            }
+            if (result.error) return await resumeAfterOutage(batch, result, /stayed in \S+ .*for \d+ s with no conductor working on it: .* Restart the conductors, then run up again/);
             assert.equal(result.outs!.status.ready, true);
             declared.at(-1)!.props = result.outs!;
             const nodes = await assertEachHostOnce(lab, batch.inputs.label, hostsOf(batch), "available");
@@ -120,12 +115,12 @@ describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/cond
             await lab.startMissing();
         });
         try {
-            await resumeAfterOutage(batch, result);
+            // Either the node list failed (Ironic's own message, which names the database) or hosts say what held them.
+            await resumeAfterOutage(batch, result, /stopped by an error: Ironic \S+ \S+ answered 5\d\d: |the node stayed locked by conductor \S+ in .* with no progress|the node stayed in .* with no conductor working on it|the node (stayed locked|kept failing) through/);
         } finally {
             // A conductor clears its own stale reservations only when it starts: restart them, so the destroy
             // below does not inherit locks from this test.
-            for (const i of [1, 2, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
-            await lab.startMissing();
+            await restartConductors();
         }
     });
 
@@ -142,21 +137,18 @@ describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/cond
         return reserved();
     }
 
-    async function resumeAfterOutage(batch: CapturedResource, result: { outs?: Record<string, any>; error?: any }): Promise<void> {
+    /** The create's outcome: complete, or a failure matching `failed` after which README's remedy and the next up complete it. */
+    async function resumeAfterOutage(batch: CapturedResource, result: { outs?: Record<string, any>; error?: any }, failed: RegExp): Promise<void> {
         let outs = result.outs;
         if (result.error) {
             // Recorded as created-but-failed: the next `pulumi up` updates it from these outs.
             const failure = result.error;
             assert.equal(failure.id, batch.inputs.label, String(failure.message));
-            // Either the node list failed (Ironic's own message, which names the database) or hosts say what held them.
-            assert.match(failure.message, /stopped by an error: Ironic \S+ \S+ answered 5\d\d: |the node stayed locked by conductor \S+ in .* with no progress|the node stayed in .* with no conductor working on it|the node (stayed locked|kept failing) through/);
+            assert.match(failure.message, failed);
             assert.ok(!failure.message.includes(lab.password));
             // What README's Failure modes tells the user: once the database answers, nodes that stay reserved hold
             // stale locks, which a conductor clears only when it starts.
-            if (/stayed locked|no conductor working on it/.test(failure.message) || (await staleLocks(batch.inputs.label))) {
-                for (const i of [1, 2, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
-                await lab.startMissing();
-            }
+            if (/stayed locked|no conductor working on it/.test(failure.message) || (await staleLocks(batch.inputs.label))) await restartConductors();
             const resumed = await batch.provider.update(failure.id, failure.properties, batch.inputs);
             outs = resumed.outs;
         }
@@ -194,10 +186,12 @@ describe("IronicNodeBatch survives faults of a real Ironic (MariaDB + 3 API/cond
         const others = (await batchNodes(lab, label)).filter((n) => n.uuid !== locked.uuid && n.uuid !== orphaned.uuid);
         assert.deepEqual(others.map((n) => n.provision_state), new Array(LEFT_BEHIND_HOSTS - 2).fill("available"), "the other hosts complete");
 
-        // README's remedies: restart the conductors (each clears its own locks, and fails the orphaned nodes it maps, as it starts), then up again.
-        for (const i of [1, holderIndex, 3] as const) await lab.kill(`conductor-${i}`, "SIGTERM");
+        // README's remedies, then up again: the conductor holding the lock restarted (it clears its own locks as it
+        // starts), then all of them (each fails the orphaned nodes it maps as it starts).
+        await lab.kill(`conductor-${holderIndex}`, "SIGTERM");
         await lab.startMissing();
         await waitFor(`the lock on ${locked.name} cleared`, async () => !(await lab.getNode(locked.uuid)).reservation, 60_000);
+        await restartConductors();
         await waitFor(`${orphaned.name} failed out of verifying`, async () => (await lab.getNode(orphaned.uuid)).provision_state !== "verifying", 60_000);
         const resumed = await batch.provider.update(failure.id, failure.properties, batch.inputs);
         assert.equal(resumed.outs.status.ready, true);

@@ -1,9 +1,9 @@
 // The node poll IronicNodeBatches in flight share per Ironic: its pure parts, and the poller
 // itself over a list function of the test's own (no Ironic).
 import { strict as assert } from "assert";
-import type { IronicNode } from "../components/enroll/ironicApi";
+import { connectionKey, IronicNode } from "../components/enroll/ironicApi";
 import { batchMarker } from "../components/enroll/ironicNodeBatch";
-import { joinNodePoller, listFilter, nextListAt, NodePoller, nodesOf, pollerKey, PollNeed, sharedDelay } from "../components/enroll/nodePoller";
+import { joinNodePoller, listFilter, nextListAt, NodePoller, nodesOf, PollNeed, sharedDelay } from "../components/enroll/nodePoller";
 import type { ApiRequest } from "../components/enroll/tracker";
 
 const marker = (i: number) => batchMarker(`dev/ironic-batch-${i}`);
@@ -46,11 +46,11 @@ describe("node poll shared by the batches in flight: the pure parts", () => {
 
     it("keys a poller by every byte of the connection, never holding the password itself", () => {
         const conn = { endpoints: ["https://10.0.0.2:6385"], username: "lab", password: "s3cret-pw", caPem: "PEM", apiVersion: "1.81" };
-        assert.equal(pollerKey(conn), pollerKey({ ...conn, onRequest: () => undefined }));
+        assert.equal(connectionKey(conn), connectionKey({ ...conn, onRequest: () => undefined }));
         for (const other of [{ password: "other" }, { endpoints: ["https://10.0.0.3:6385"] }, { apiVersion: "1.80" }, { username: "x" }]) {
-            assert.notEqual(pollerKey({ ...conn, ...other }), pollerKey(conn), JSON.stringify(other));
+            assert.notEqual(connectionKey({ ...conn, ...other }), connectionKey(conn), JSON.stringify(other));
         }
-        assert.ok(!pollerKey(conn).includes("s3cret"));
+        assert.ok(!connectionKey(conn).includes("s3cret"));
     });
 });
 

@@ -2,7 +2,7 @@
 // On the real Ironic: test/ironicFaults.test.ts ("a lock left behind", "a conductor SIGKILLed mid-create").
 import { strict as assert } from "assert";
 import type { IronicNode } from "../components/enroll/ironicApi";
-import { newStuckWatch, ORPHANED_STATES, STUCK_DEFAULT_SECONDS, stuckError, stuckMs } from "../components/enroll/stuckNodes";
+import { newStuckWatch, ORPHANED_STATES, STUCK_DEFAULT_SECONDS, stuckError, stuckFailure, stuckMs } from "../components/enroll/stuckNodes";
 
 function node(fields: Partial<IronicNode> = {}): IronicNode {
     return {
@@ -91,5 +91,12 @@ describe("stuck nodes", () => {
         assert.match(orphaned, /stayed in verifying \(target manageable\) for 65 s with no conductor working on it/);
         assert.match(orphaned, /Restart the conductors, then run up again/);
         assert.ok(STUCK_DEFAULT_SECONDS >= 120, "past a dead conductor's locks being released at Ironic's default heartbeat_timeout (60 s)");
+    });
+
+    it("a host fails only once its node has been held for the limit, with the message of what holds it", () => {
+        const watch = newStuckWatch();
+        assert.equal(stuckFailure(watch, node(), 0, 30_000), undefined);
+        assert.equal(stuckFailure(watch, node(), 29_999, 30_000), undefined);
+        assert.equal(stuckFailure(watch, node(), 30_000, 30_000), stuckError(node(), 30_000));
     });
 });

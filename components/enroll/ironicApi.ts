@@ -72,6 +72,14 @@ export function faultOf(body: string): string {
     }
 }
 
+/** Which Ironic, as whom: batches share a poller or request slots only when every byte of this matches (a hash: the key holds no password). */
+export function connectionKey(conn: IronicConnection): string {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createHash } = require("crypto");
+    const what = JSON.stringify([conn.endpoints, conn.username ?? "", conn.password ?? "", conn.caPem ?? "", conn.apiVersion]);
+    return createHash("sha256").update(what).digest("hex");
+}
+
 const TRANSIENT_STATUS: readonly number[] = [429, 502, 503, 504];
 const NODE_FIELDS = "uuid,name,description,provision_state,target_provision_state,last_error,maintenance,maintenance_reason,fault,inspection_finished_at,reservation,provision_updated_at";
 

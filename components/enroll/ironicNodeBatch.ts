@@ -13,7 +13,7 @@ import { DeleteAction, EnrollAction, MAX_RETRIES, nextDeleteAction, nextEnrollAc
 import { ironicSlot } from "./ironicSlots";
 import { joinNodePoller, Listed, PollNeed, Subscription } from "./nodePoller";
 import { DeclaredNodes, expandHosts, IronicNodeDefaults, IronicNodeEntry, withHostsInFull } from "./nodeDefaults";
-import { newStuckWatch, STUCK_DEFAULT_SECONDS, stuckError, stuckMs, StuckWatch } from "./stuckNodes";
+import { newStuckWatch, STUCK_DEFAULT_SECONDS, stuckFailure, StuckWatch } from "./stuckNodes";
 
 export interface IronicNodeSpec {
     readonly name: string;
@@ -260,8 +260,8 @@ function stuckLimitOf(inputs: IronicNodeBatchInputs): number {
 async function judgeLock(client: IronicClient, stuck: StuckWatch, limitMs: number, ctx: WaitContext, spec: IronicNodeSpec): Promise<void> {
     const now = Date.now();
     const node = await client.getNode(spec.uuid);
-    const heldMs = node ? stuckMs(stuck, node, now) : 0;
-    if (node && heldMs >= limitMs) fail(ctx, spec.name, node.provision_state, stuckError(node, heldMs));
+    const error = node && stuckFailure(stuck, node, now, limitMs);
+    if (node && error) fail(ctx, spec.name, node.provision_state, error);
 }
 
 /** A host's next step, decided from its node as Ironic last reported it. */
@@ -384,8 +384,8 @@ async function drive(client: IronicClient, inputs: IronicNodeBatchInputs, ctx: W
      * for stuckLimitMs fails (a lock, or a task, no conductor will move on); a finished one stays done.
      */
     const judge = (spec: IronicNodeSpec, node: IronicNode | undefined, at: number): Move => {
-        const heldMs = node && !ctx.tracker.isDone(spec.name) ? stuckMs(stuck, node, at) : 0;
-        return node && heldMs >= stuckLimitMs ? { state: node.provision_state, error: stuckError(node, heldMs) } : decide(spec, node);
+        const error = node && !ctx.tracker.isDone(spec.name) ? stuckFailure(stuck, node, at, stuckLimitMs) : undefined;
+        return node && error ? { state: node.provision_state, error } : decide(spec, node);
     };
 
     /** Hosts that wait for Ironic to report a transition (no request of ours in flight, not finished). */
@@ -527,6 +527,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
             const existing = await listBatch(client, inputs);
             const pacing = newPacing();
             const stuck = newStuckWatch();
+            const stuckLimitMs = stuckLimitOf(inputs);
             await mapBounded(hosts.filter((spec) => existing.has(spec.uuid)), inputs.concurrency, async (spec) => {
                 const node = existing.get(spec.uuid);
                 for (;;) {
@@ -536,7 +537,7 @@ const driver: HostDriver<IronicNodeSpec, IronicNodeBatchInputs> = {
                         return updated;
                     });
                     settle(ctx, pacing, spec, node, outcome);
-                    if (outcome.kind === "conflict") await judgeLock(client, stuck, stuckLimitOf(inputs), ctx, spec);
+                    if (outcome.kind === "conflict") await judgeLock(client, stuck, stuckLimitMs, ctx, spec);
                     if ((outcome.kind !== "conflict" && outcome.kind !== "unavailable") || failed(ctx, spec.name) || ctx.deadline.passed()) return;
                     // Locked, or its conductor unreachable: try again soon, never in a tight loop.
                     await sleep(Math.min(Math.max(0, pacing.notBefore[spec.uuid] - Date.now()), ctx.deadline.remaining()));

@@ -2,11 +2,11 @@
 // Pulumi runs all dynamic resources of a stack in one provider process: the
 // batches in flight join one poller per Ironic (endpoints and credentials) and
 // each list serves every batch waiting at the time, each keeping its own nodes.
-// Its pace is set by what all of them need. The registry lives on globalThis:
-// each batch's provider may be its own copy of this module (one per distinct
-// `__provider` text), and copies must still find each other.
+// Its pace is set by what all of them need. The pollers are process-wide
+// (processWide.ts): each batch's provider may be its own copy of this module.
 import { nextPollMs } from "./bounded";
-import { IronicClient, IronicConnection, IronicNode } from "./ironicApi";
+import { connectionKey, IronicClient, IronicConnection, IronicNode } from "./ironicApi";
+import { processWide } from "./processWide";
 import type { ApiRequest } from "./tracker";
 
 /**
@@ -202,19 +202,6 @@ export class NodePoller {
 
 const REGISTRY = "metal3-scale-lab/ironic-node-pollers/1";
 
-function registry(): Record<string, NodePoller> {
-    const g = globalThis as unknown as Record<string, Record<string, NodePoller> | undefined>;
-    return (g[REGISTRY] ??= {});
-}
-
-/** Which Ironic, as whom: batches share a poller only when every byte of this matches (a hash: the key holds no password). */
-export function pollerKey(conn: IronicConnection): string {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createHash } = require("crypto");
-    const what = JSON.stringify([conn.endpoints, conn.username ?? "", conn.password ?? "", conn.caPem ?? "", conn.apiVersion]);
-    return createHash("sha256").update(what).digest("hex");
-}
-
 /** A poller listing with a client of its own (closed when it retires), which tells it about each request. */
 function newPoller(conn: IronicConnection, retired: (poller: NodePoller) => void): NodePoller {
     let poller: NodePoller | undefined = undefined;
@@ -231,8 +218,8 @@ function newPoller(conn: IronicConnection, retired: (poller: NodePoller) => void
 
 /** Joins the poller of this Ironic in this process (made on first use, gone when its last batch left). */
 export function joinNodePoller(conn: IronicConnection, marker: string, onRequest?: (r: ApiRequest) => void): Subscription {
-    const pollers = registry();
-    const key = pollerKey(conn);
+    const pollers = processWide<NodePoller>(REGISTRY);
+    const key = connectionKey(conn);
     const poller = (pollers[key] ??= newPoller(conn, (gone) => {
         if (pollers[key] === gone) delete pollers[key];
     }));

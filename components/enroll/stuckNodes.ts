@@ -59,6 +59,12 @@ export function stuckMs(watch: StuckWatch, node: IronicNode, now: number): numbe
     return now - last.since;
 }
 
+/** Looks at a node as listed at `now`: the host's failure once it has been held `limitMs` with no progress, else undefined. */
+export function stuckFailure(watch: StuckWatch, node: IronicNode, now: number, limitMs: number): string | undefined {
+    const heldMs = stuckMs(watch, node, now);
+    return heldMs >= limitMs ? stuckError(node, heldMs) : undefined;
+}
+
 /** The host's failure: what holds the node, since how long, and the remedy (README, Failure modes). */
 export function stuckError(node: IronicNode, heldMs: number): string {
     const state = node.target_provision_state ? `${node.provision_state} (target ${node.target_provision_state})` : node.provision_state;
