@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [-- --only <section>[,<section>]]`: every
-// measurement the README quotes, each section against its baseline in the same
+// measurement the README quotes (`ironic-large` and `ironic-sweep` only when named), each section against its baseline in the same
 // run; printed as it goes and written to bench/RESULTS.md with the machine,
 // date, commit and command. Asserts nothing; not part of `npm test`.
 import { execFileSync } from "child_process";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LAB_HOST_CPUS_ENV } from "../components/config/defaults";
-import { ironicEnroll } from "./ironicEnroll";
+import { ironicEnroll, ironicEnrollLarge, ironicRawSweep } from "./ironicEnroll";
 import { fleetFootprint } from "./fleetFootprint";
 import { programSize } from "./programSize";
 import { recordingCost } from "./recording";
@@ -27,8 +27,13 @@ const SECTIONS: Readonly<Record<string, Bench>> = {
     fleet: fleetFootprint,
     recording: recordingCost,
     ironic: ironicEnroll,
+    "ironic-large": ironicEnrollLarge,
+    "ironic-sweep": ironicRawSweep,
     bmh: bmhEnroll,
 };
+
+/** Run only when named in `--only` (too long for a whole run's 15 minutes), with their titles: a whole run keeps what they measured last. */
+const OPT_IN: Readonly<Record<string, string>> = { "ironic-large": "Enrollment on real Ironic, 1,000 hosts", "ironic-sweep": "The raw bound's concurrency" };
 
 function option(args: readonly string[], name: string): string | undefined {
     const i = args.indexOf(name);
@@ -56,11 +61,19 @@ async function main() {
     const only = option(args, "--only")?.split(",");
     const unknown = (only ?? []).filter((name) => !(name in SECTIONS));
     if (unknown.length > 0) throw new Error(`--only: unknown section(s) ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}`);
-    const chosen = Object.entries(SECTIONS).filter(([name]) => only === undefined || only.includes(name));
+    const chosen = Object.entries(SECTIONS).filter(([name]) => (only === undefined ? !(name in OPT_IN) : only.includes(name)));
     const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
+    const out = path.join(__dirname, "RESULTS.md");
+    const earlier = parseResults(fs.existsSync(out) ? fs.readFileSync(out, "utf8") : undefined);
     const sections: MeasuredSection[] = [];
     const runStart = Date.now();
-    for (const [name, bench] of chosen) {
+    for (const [name, bench] of Object.entries(SECTIONS)) {
+        if (!chosen.some(([n]) => n === name)) {
+            // A whole run keeps an opt-in section's last measurement, in its place.
+            const last = only === undefined && name in OPT_IN ? earlier.sections.find((s) => s.title === OPT_IN[name]) : undefined;
+            if (last) sections.push(last);
+            continue;
+        }
         console.log(`\n== ${name}`);
         const start = Date.now();
         const section = await bench({ quick, log: (line) => console.log(`  ${line}`) });
@@ -68,9 +81,8 @@ async function main() {
         const provenance = `measured by \`${command}\` on ${new Date().toISOString()}, commit ${commit()}, in ${fmt((Date.now() - start) / 1000)} s`;
         sections.push({ ...section, provenance });
     }
-    const out = path.join(__dirname, "RESULTS.md");
-    // A run of every section starts the file afresh; `--only` keeps the sections it did not run.
-    const previous = only === undefined || !fs.existsSync(out) ? { sections: [] } : parseResults(fs.readFileSync(out, "utf8"));
+    // A whole run starts the file afresh (but for the opt-in sections kept above); `--only` keeps the sections it did not run.
+    const previous = only === undefined ? { sections: [] } : earlier;
     const wholeRun = only === undefined ? `${fmt((Date.now() - runStart) / 1000)} s, \`${command}\` on ${new Date().toISOString()}` : previous.wholeRun;
     fs.writeFileSync(out, renderResults(previous, sections, machine(), wholeRun));
     console.log(`\nwritten: ${out}`);
