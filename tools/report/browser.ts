@@ -140,8 +140,10 @@ export async function openInChromium(file: string, options: OpenOptions = {}): P
             `--window-size=${width},${height}`,
             "about:blank",
         ],
-        // Its own process group: the helpers it forks (zygote, renderer) are ended with it.
-        { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"], detached: true },
+        // Its own process group: the helpers it forks (zygote, renderer) are ended with it. Its
+        // temporary files (the profile's singleton socket directory) go into the profile, removed
+        // below: a killed Chromium leaves them behind in the system temp directory otherwise.
+        { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"], detached: true, env: { ...process.env, TMPDIR: profile } },
     );
     let stderr = "";
     proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
