@@ -121,8 +121,8 @@ export const recordingCost: Bench = async (ctx) => {
     // `--quick` (3 minutes) starts a real Ironic once, for the ironic section.
     const ironic = ctx.quick ? undefined : await realIronicRun(ctx, ironicHosts);
     const simShares = sim.on.map((r) => share(r.cost, r.ms));
-    const ironicShare = ironic ? share(ironic.cost, ironic.ms) : undefined;
-    const worst = Math.max(...simShares, ...(ironicShare === undefined ? [] : [ironicShare]));
+    const ironicShare = ironic ? share(ironic.cost, ironic.ms) : 0;
+    const worst = Math.max(...simShares, ironicShare);
     const [onMs, offMs] = [median(sim.on.map((x) => x.ms)), median(sim.off.map((x) => x.ms))];
     const [onCpu, offCpu] = [median(sim.on.map((x) => x.cpuMs)), median(sim.off.map((x) => x.cpuMs))];
     const offSpread = Math.max(...sim.off.map((x) => x.ms)) / min(sim.off.map((x) => x.ms));
@@ -141,7 +141,7 @@ export const recordingCost: Bench = async (ctx) => {
                 [
                     [`simulated BMO, median of ${rounds}`, String(hosts), fmt(onMs), fmt(median(simCost.map((c) => c.events))), fmt(median(simCost.map((c) => c.cpuMs)), 1), "0 (0)", pct(median(simShares))],
                     [`simulated BMO, worst of ${rounds}`, String(hosts), "", "", "", "", pct(Math.max(...simShares))],
-                    ironic && ironicShare !== undefined
+                    ironic
                         ? ["real Ironic, 3 conductors, TLS", String(ironicHosts), fmt(ironic.ms), String(ironic.cost.events), fmt(ironic.cost.cpuMs, 1), `${ironic.cost.recordOnlyRequests} of ${ironic.cost.requests} (${fmt(ironic.cost.recordOnlyMs)})`, pct(ironicShare)]
                         : ["real Ironic, 3 conductors, TLS: not with `--quick`", "", "", "", "", "", ""],
                 ],

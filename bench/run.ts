@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LAB_HOST_CPUS_ENV } from "../components/config/defaults";
-import { ironicEnroll, ironicEnrollLarge, ironicRawSweep } from "./ironicEnroll";
+import { ironicEnroll, ironicEnrollLarge, ironicRawSweep, OPT_IN_TITLES } from "./ironicEnroll";
 import { fleetFootprint } from "./fleetFootprint";
 import { programSize } from "./programSize";
 import { recordingCost } from "./recording";
@@ -32,8 +32,8 @@ const SECTIONS: Readonly<Record<string, Bench>> = {
     bmh: bmhEnroll,
 };
 
-/** Run only when named in `--only` (too long for a whole run's 15 minutes), with their titles: a whole run keeps what they measured last. */
-const OPT_IN: Readonly<Record<string, string>> = { "ironic-large": "Enrollment on real Ironic, 1,000 hosts", "ironic-sweep": "The raw bound's concurrency" };
+/** Run only when named in `--only` (too long for a whole run's 15 minutes), with their titles. */
+const OPT_IN: Readonly<Record<string, string>> = OPT_IN_TITLES;
 
 function option(args: readonly string[], name: string): string | undefined {
     const i = args.indexOf(name);
@@ -61,14 +61,14 @@ async function main() {
     const only = option(args, "--only")?.split(",");
     const unknown = (only ?? []).filter((name) => !(name in SECTIONS));
     if (unknown.length > 0) throw new Error(`--only: unknown section(s) ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}`);
-    const chosen = Object.entries(SECTIONS).filter(([name]) => (only === undefined ? !(name in OPT_IN) : only.includes(name)));
+    const chosen = (name: string) => (only === undefined ? !(name in OPT_IN) : only.includes(name));
     const command = `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
     const out = path.join(__dirname, "RESULTS.md");
     const earlier = parseResults(fs.existsSync(out) ? fs.readFileSync(out, "utf8") : undefined);
     const sections: MeasuredSection[] = [];
     const runStart = Date.now();
     for (const [name, bench] of Object.entries(SECTIONS)) {
-        if (!chosen.some(([n]) => n === name)) {
+        if (!chosen(name)) {
             // A whole run keeps an opt-in section's last measurement, in its place.
             const last = only === undefined && name in OPT_IN ? earlier.sections.find((s) => s.title === OPT_IN[name]) : undefined;
             if (last) sections.push(last);
